@@ -1,0 +1,28 @@
+/* cli.h — the `paldiff` command's subcommands and what they share.
+ * Each command parses its own options (GOptionContext) and returns the
+ * process exit status: 0 success, 1 failure (message on stderr), 2 usage. */
+#ifndef PD_CLI_H
+#define PD_CLI_H
+
+#include "paldiff.h"
+
+int cmd_inspect(int argc, char **argv);
+int cmd_encode_prompt(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Options every model-opening command takes. */
+typedef struct cli_model_args {
+    char *tokenizer, *config, *prediction;
+} cli_model_args;
+
+/* GOptionEntry rows for cli_model_args (static storage, NULL-terminated). */
+const void *cli_model_entries(cli_model_args *a);
+/* Opens MODEL with those options; prints the error and returns NULL on failure. */
+pd_model *cli_open_model(const char *path, const cli_model_args *a);
+
+/* Parses argv with the entries; prints usage and returns 0 on failure. */
+int cli_parse(int *argc, char ***argv, const char *params, const char *summary,
+              const void *entries, const void *more_entries);
+
+#endif

@@ -1,0 +1,62 @@
+/* model.h — the inside of a pd_model: its files, its weights by internal
+ * name, its architecture. Model code (text/, models/) reads weights through
+ * pd_model_weight and never sees layouts or dtypes.
+ *
+ *     pd_weight w;
+ *     int64_t shape[2] = {3072, 768};
+ *     if (pd_model_weight(m, PD_COMPONENT_TEXT,
+ *                         "text_model.encoder.layers.0.mlp.fc1.weight", 2, shape, &w, &err))
+ *         return err.status;   // "…: tensor '…' is missing" / "has shape [..], expected [..]"
+ *
+ * Everything here is owned by the pd_model and immutable after pd_model_open.
+ */
+#ifndef PD_MODEL_H
+#define PD_MODEL_H
+
+#include <glib.h>
+
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "kernels/weight.h"
+#include "paldiff.h"
+#include "text/clip.h"
+#include "text/tokenizer.h"
+
+typedef enum { PD_LAYOUT_DIFFUSERS, PD_LAYOUT_ORIGINAL } pd_layout;
+typedef enum { PD_FAMILY_SD1 = 1, PD_FAMILY_SD2 = 2 } pd_family;
+
+/* One mapped weight: the descriptor and where it came from (for messages). */
+typedef struct pd_model_tensor {
+    pd_weight w;
+    const char *key;            /* name in the file                     */
+    const char *file;           /* the file's path                      */
+} pd_model_tensor;
+
+struct pd_model {
+    char *path;
+    pd_layout layout;
+    pd_family family;
+    int inpaint;                /* 9-channel UNet                       */
+    pd_prediction prediction;
+    const char *prediction_source;
+    GPtrArray *files;           /* pd_safetensors *, owned              */
+    GHashTable *weights[PD_COMPONENT_COUNT]; /* internal name → pd_model_tensor * */
+    pd_config *configs[PD_COMPONENT_COUNT];  /* diffusers config.json or NULL */
+    pd_clip_config text_cfg;
+    pd_clip clip;
+    char *tokenizer_dir;        /* NULL: none found                     */
+    pd_tokenizer *tokenizer;    /* NULL: none found                     */
+    pd_model_info info;
+    pd_file_info *file_info;
+};
+
+/* Finds `name` in `component` and checks its shape: `shape` has `ndim`
+ * dimensions; trailing 1s on either side are ignored ([512,512,1,1] is
+ * [512,512]). shape[i] < 0 matches any size. */
+pd_status pd_model_weight(const struct pd_model *m, int component, const char *name,
+                          int ndim, const int64_t *shape, pd_weight *out, pd_error *err);
+
+/* "text encoder", "UNet", "VAE" — for messages. */
+const char *pd_component_label(int component);
+
+#endif

@@ -1,0 +1,39 @@
+/* tokenizer.h — CLIP's byte-level BPE tokenizer, as Stable Diffusion uses it.
+ *
+ *     pd_tokenizer *tok;
+ *     if (pd_tokenizer_load("model/tokenizer", &tok, &err) != PD_OK) ...
+ *     int32_t ids[PD_TOKENS];
+ *     pd_tokenizer_encode(tok, "A photo of a cat", ids, &err);
+ *     // ids = BOS, up to 75 tokens, EOS, then padding to 77
+ *     pd_tokenizer_free(tok);
+ *
+ * Loads vocab.json and merges.txt from a folder, plus the pad token from
+ * tokenizer_config.json (or special_tokens_map.json): SD 1.x pads with
+ * "<|endoftext|>", SD 2.x with "!". The text is cleaned as OpenAI CLIP does
+ * (ftfy-style fixes, HTML unescaped twice, whitespace collapsed, lower case;
+ * see textclean.h), split with CLIP's pattern, and BPE-encoded.
+ *
+ * A loaded tokenizer is immutable; encoding from several threads is safe.
+ */
+#ifndef PD_TOKENIZER_H
+#define PD_TOKENIZER_H
+
+#include <stdint.h>
+
+#include "paldiff.h"
+
+typedef struct pd_tokenizer pd_tokenizer;
+
+pd_status pd_tokenizer_load(const char *dir, pd_tokenizer **out, pd_error *err);
+void pd_tokenizer_free(pd_tokenizer *tok);
+
+/* Encodes UTF-8 `text` (invalid UTF-8 is PD_E_ARG) into exactly PD_TOKENS ids. */
+pd_status pd_tokenizer_encode(const pd_tokenizer *tok, const char *text,
+                              int32_t ids[PD_TOKENS], pd_error *err);
+
+int32_t pd_tokenizer_bos(const pd_tokenizer *tok);
+int32_t pd_tokenizer_eos(const pd_tokenizer *tok);
+int32_t pd_tokenizer_pad(const pd_tokenizer *tok);
+int32_t pd_tokenizer_vocab_size(const pd_tokenizer *tok);
+
+#endif

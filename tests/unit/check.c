@@ -1,0 +1,23 @@
+#include "check.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+int check_passed, check_failed;
+
+int check_summary(const char *name)
+{
+    printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
+    return check_failed ? 1 : 0;
+}
+
+const char *check_golden_dir(void)
+{
+    const char *dirs[] = {getenv("PALDIFF_GOLDEN"), getenv("PALDIFF_GOLDEN_DEFAULT")};
+    for (int i = 0; i < 2; i++) {
+        struct stat sb;
+        if (dirs[i] && dirs[i][0] && stat(dirs[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+            return dirs[i];
+    }
+    return NULL;
+}
