@@ -44,13 +44,12 @@ int cmd_encode_prompt(int argc, char **argv)
     }
     double secs = (double)(g_get_monotonic_time() - t0) / 1e6;
     printf("ids:");
-    int last = PD_TOKENS - 1;
-    while (last > 1 && e.ids[last] == e.ids[last - 1]) /* padding runs to the end */
+    int last = PD_TOKENS - 1; /* the trailing run of padding is summarized */
+    while (last > 0 && e.ids[last - 1] == e.ids[PD_TOKENS - 1])
         last--;
-    for (int i = 0; i <= last; i++)
+    for (int i = 0; i < last; i++)
         printf(" %d", e.ids[i]);
-    if (last < PD_TOKENS - 1)
-        printf(" … (%d × %d)", PD_TOKENS - 1 - last, e.ids[PD_TOKENS - 1]);
+    printf(" + %d × %d", PD_TOKENS - last, e.ids[PD_TOKENS - 1]);
     size_t n = (size_t)e.tokens * (size_t)e.width;
     double sum = 0, abs = 0;
     for (size_t i = 0; i < n; i++) {

@@ -36,7 +36,7 @@ int cmd_inspect(int argc, char **argv)
            in.unet_in_channels == 9 ? ", inpainting UNet with 9 input channels" : "");
     printf("prediction:  %s (%s)\n", in.prediction == PD_PREDICT_V ? "v_prediction" : "epsilon", in.prediction_source);
     printf("text:        %s, width %d, %d layers used\n",
-           sd2 ? "OpenCLIP ViT-H/14 (gelu, penultimate layer)" : "OpenAI CLIP ViT-L/14 (quick_gelu)",
+           sd2 ? "OpenCLIP text tower (gelu, penultimate layer)" : "OpenAI CLIP text model (quick_gelu)",
            in.text_width, in.text_layers);
     printf("tokenizer:   %s\n", in.tokenizer_dir ? in.tokenizer_dir
                                                  : "none (give --tokenizer DIR to encode prompts)");

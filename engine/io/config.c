@@ -28,7 +28,7 @@ pd_status pd_config_parse(const char *label, const char *json, size_t len,
         return pd_fail(err, PD_E_FORMAT, "%s: %zu bytes, more than a config can be (16 MiB)", label, len);
     /* Configs come with downloaded models: strict JSON, no repeated keys. */
     JsonParser *parser = NULL;
-    pd_status st = pd_json_parse(label, NULL, json, len, MAX_CONFIG_DEPTH, 0, &parser, err);
+    pd_status st = pd_json_parse(label, NULL, json, len, MAX_CONFIG_DEPTH, PD_JSON_WIDE_INTS, &parser, err);
     if (st != PD_OK)
         return st;
     pd_config *c = g_new0(pd_config, 1);

@@ -105,9 +105,28 @@ static const char *json_string(const char *s, size_t n, size_t *i, report *r)
     return r->why;
 }
 
+/* Rewrites the integer s[0..len) (len > 19 digits) in place as a double
+ * literal of the same length, d.ddd…e+XX, so json-glib reads it as a double
+ * instead of wrapping it. Keeps len − 5 (or − 6) significant digits, more
+ * than a double holds. Returns false beyond a double's range. */
+static bool widen_integer(char *s, size_t len)
+{
+    size_t exp = len - 1, exp_digits = exp < 100 ? 2 : 3;
+    if (exp > 308)
+        return false;
+    size_t keep = len - 3 - exp_digits; /* digits after the point */
+    memmove(s + 2, s + 1, keep);
+    s[1] = '.';
+    s[2 + keep] = 'e';
+    for (size_t d = exp_digits; d > 0; d--, exp /= 10) /* no NUL: the JSON goes on */
+        s[2 + keep + d] = (char)('0' + exp % 10);
+    return true;
+}
+
 /* Scans a number at s[*i] per RFC 8259. Integers must fit int64 (json-glib
- * would wrap larger ones silently). */
-static const char *json_number(const char *s, size_t n, size_t *i)
+ * would wrap larger ones silently) — unless wide_ints, when larger ones are
+ * rewritten as doubles. */
+static const char *json_number(char *s, size_t n, size_t *i, bool wide_ints)
 {
     size_t j = *i;
     bool integer = true;
@@ -146,8 +165,12 @@ static const char *json_number(const char *s, size_t n, size_t *i)
     if (integer) {
         /* 9223372036854775807 has 19 digits: compare as strings. */
         size_t len = int_end - digits;
-        if (len > 19 || (len == 19 && memcmp(s + digits, "9223372036854775807", 19) > 0))
-            return "integer beyond the 64-bit range";
+        if (len > 19 || (len == 19 && memcmp(s + digits, "9223372036854775807", 19) > 0)) {
+            /* A 19-digit integer beyond int64 is written with 19 chars: too
+             * short for the rewrite, and rare enough to refuse. */
+            if (!wide_ints || len < 20 || !widen_integer(s + digits, len))
+                return "integer beyond the 64-bit range";
+        }
     }
     *i = j;
     return NULL;
@@ -157,7 +180,7 @@ static const char *json_number(const char *s, size_t n, size_t *i)
  * else after optional whitespace), nested at most max_depth deep, followed
  * only by whitespace. On failure returns the reason and sets *at to the byte
  * offset. Iterative, so hostile input cannot recurse. */
-static const char *json_check(const char *s, size_t n, int max_depth, bool at_start,
+static const char *json_check(char *s, size_t n, int max_depth, bool at_start, bool wide_ints,
                               size_t *at, report *r)
 {
     enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, COMMA_OR_CLOSE, DONE } state = VALUE;
@@ -204,7 +227,7 @@ static const char *json_check(const char *s, size_t n, int max_depth, bool at_st
             } else if (c == '"') {
                 bad = json_string(s, n, &i, r), value_done = true;
             } else if (c == '-' || g_ascii_isdigit(c)) {
-                bad = json_number(s, n, &i), value_done = true;
+                bad = json_number(s, n, &i, wide_ints), value_done = true;
             } else {
                 static const char *const lit[] = {"true", "false", "null"};
                 for (int k = 0; k < 3 && !value_done; k++) {
@@ -348,7 +371,8 @@ pd_status pd_json_parse(const char *label, const char *what, const char *text, s
                                 label, is, (size_t)(end - copy));
         goto done;
     }
-    if ((bad = json_check(copy, len, max_depth, flags & PD_JSON_OBJECT_AT_START, &at, &r))) {
+    if ((bad = json_check(copy, len, max_depth, flags & PD_JSON_OBJECT_AT_START,
+                          flags & PD_JSON_WIDE_INTS, &at, &r))) {
         status = pd_fail(err, PD_E_FORMAT, "%s: %snot valid JSON at byte %zu: %s", label, is,
                          at, bad);
         goto done;

@@ -49,6 +49,9 @@ enum {
      * mark (safetensors headers, as the reference implementation requires).
      * Without it leading whitespace is allowed. */
     PD_JSON_OBJECT_AT_START = 1u << 0,
+    /* Integers of 20 digits or more are read as doubles instead of refused:
+     * Hugging Face configs write "model_max_length": 1000000000000000019884624838656. */
+    PD_JSON_WIDE_INTS = 1u << 1,
 };
 
 /* Checks and parses text[0..len) as described above. max_depth counts

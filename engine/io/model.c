@@ -326,7 +326,7 @@ static pd_status text_config(pd_model *m, pd_error *err)
 static pd_status prediction(pd_model *m, const pd_model_options *o, pd_error *err)
 {
     m->prediction = PD_PREDICT_EPSILON;
-    m->prediction_source = "default (single files don't say; pass the prediction type for v-models)";
+    m->prediction_source = "default: single files don't say; give --prediction v for v-models";
     if (o->prediction != PD_PREDICT_AUTO) {
         m->prediction = o->prediction;
         m->prediction_source = "user option";

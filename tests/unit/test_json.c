@@ -15,6 +15,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <math.h>
 #include <string.h>
 
 #include "check.h"
@@ -188,6 +189,15 @@ static char *gen_spaces(void)
 }
 
 #define F PD_E_FORMAT
+static char *gen_400_digits(void)
+{
+    GString *s = g_string_new("{\"a\": 1");
+    for (int i = 0; i < 399; i++)
+        g_string_append_c(s, '0');
+    g_string_append_c(s, '}');
+    return g_string_free(s, FALSE);
+}
+
 static const row config_rows[] = {
     {"100000 '['", .gen = gen_deep_arrays, .want = F, .expect = "at byte 68|nested deeper than 64"},
     {"100000 '[' closed", .gen = gen_deep_closed, .want = F, .expect = "nested deeper than 64"},
@@ -225,11 +235,15 @@ static const row config_rows[] = {
     {"cut in a string", "{\"a\": \"b", .want = F, .expect = "ends inside a string"},
     {"integer 2^63", "{\"a\": 9223372036854775808}", .want = F, .expect = "64-bit range"},
     {"integer -2^63-1", "{\"a\": -9223372036854775809}", .want = F, .expect = "64-bit range"},
-    {"integer 2^64", "{\"a\": 18446744073709551616}", .want = F, .expect = "64-bit range"},
-    {"integer 1e30 as digits", "{\"a\": 1000000000000000019884624838656}", .want = F,
-     .expect = "64-bit range"},
-    {"integer with 1000 leading digits", "{\"a\": 1" "000000000000000000000000000000000000000000"
-     "0000000000000000000000000000000000000000}", .want = F, .expect = "64-bit range"},
+    /* Configs read integers of 20+ digits as doubles (Hugging Face writes
+     * model_max_length as 1000000000000000019884624838656); beyond a
+     * double's range they are refused. */
+    {"integer 2^64 (read as a double)", "{\"a\": 18446744073709551616}", .want = PD_OK},
+    {"integer 1e30 as digits (read as a double)", "{\"a\": 1000000000000000019884624838656}",
+     .want = PD_OK},
+    {"integer 1e82 as digits (read as a double)", "{\"a\": 1" "000000000000000000000000000000000000000000"
+     "0000000000000000000000000000000000000000}", .want = PD_OK},
+    {"integer of 400 digits", .gen = gen_400_digits, .want = F, .expect = "64-bit range"},
     {"NUL escape in a key", "{\"a\\u0000x\": 1, \"a\\u0000y\": 2}", .want = F,
      .expect = "at byte 3|\"a\\u0000...\"|\\u0000 (NUL)"},
     {"NUL escape in a value", "{\"a\": \"ok\\u0000\"}", .want = F, .expect = "\\u0000 (NUL)"},
@@ -298,6 +312,19 @@ static void test_config_rows(void)
         CHECK(pd_config_string(c, "s", &s, &err) == PD_OK && s &&
               strcmp(s, "\"\xc3\xa9\xf0\x9f\x98\x80/") == 0);
         pd_config_free(c);
+    }
+
+    /* A wide integer reads as the double it spells, and is not an integer. */
+    const char *wide = "{\"model_max_length\": 1000000000000000019884624838656, \"n\": -123456789012345678901}";
+    if (pd_config_parse("cfg.json", wide, strlen(wide), &c, &err) == PD_OK) {
+        double v = 0, n = 0;
+        int64_t i = 0;
+        CHECK(pd_config_double(c, "model_max_length", &v, &err) == PD_OK && fabs(v / 1e30 - 1) < 1e-15);
+        CHECK(pd_config_double(c, "n", &n, &err) == PD_OK && fabs(n / -123456789012345678901.0 - 1) < 1e-15);
+        CHECK(pd_config_int(c, "model_max_length", 0, INT64_MAX, &i, &err) == PD_E_FORMAT);
+        pd_config_free(c);
+    } else {
+        CHECK_MSG(0, "wide integers: %s", err.message);
     }
 
     /* pd_config_load reads the same way from a file. */

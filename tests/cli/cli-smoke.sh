@@ -1,0 +1,57 @@
+#!/bin/sh
+# cli-smoke — the paldiff command as a user runs it: every golden model is
+# inspected and encodes a prompt; bad input gives exit status 1 and a message.
+#   cli-smoke.sh PALDIFF GOLDEN_DEFAULT
+set -u
+paldiff=$1
+golden=${PALDIFF_GOLDEN:-$2}
+[ -d "$golden" ] || { echo "cli-smoke: skipped, no golden folder at $golden"; exit 77; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok()   { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# expect STATUS PATTERN CMD...: the exit status and a pattern in stdout+stderr
+expect() {
+  want=$1 pattern=$2; shift 2
+  out=$("$@" 2>&1); got=$?
+  if [ "$got" = "$want" ] && printf '%s\n' "$out" | grep -q -- "$pattern"; then ok
+  else fail "$* -> status $got (want $want), output lacks '$pattern':"; printf '%s\n' "$out" | head -5; fi
+}
+
+expect 0 "inspect" "$paldiff" --help
+expect 2 "unknown command" "$paldiff" frobnicate
+
+for manifest in "$golden"/*/manifest.json; do
+  dir=$(dirname "$manifest")
+  grep -q '"kind": "model"' "$manifest" || continue
+  arch=$(sed -n 's/.*"arch": "\([^"]*\)".*/\1/p' "$manifest" | head -1)
+  expect 0 "arch: *$arch " "$paldiff" inspect "$dir/diffusers"
+  expect 0 "embedding: \[1, 77, " "$paldiff" encode-prompt "$dir/diffusers" "a red fox"
+  for single in "$dir"/*.safetensors; do
+    [ -f "$single" ] || continue
+    expect 0 "arch: *$arch " "$paldiff" inspect --config "$dir/diffusers" "$single"
+    expect 0 "embedding: \[1, 77, " "$paldiff" encode-prompt --config "$dir/diffusers" \
+      --tokenizer "$dir/diffusers/tokenizer" "$single" "a red fox"
+    expect 1 "no tokenizer found" "$paldiff" encode-prompt "$single" "a red fox"
+  done
+  expect 1 "not valid UTF-8" "$paldiff" encode-prompt "$dir/diffusers" "$(printf 'bad \377')"
+  expect 1 "clip_skip 99" "$paldiff" encode-prompt --clip-skip 99 "$dir/diffusers" "a fox"
+  expect 1 "expected epsilon or v" "$paldiff" inspect --prediction x "$dir/diffusers"
+done
+
+expect 1 "no such file" "$paldiff" inspect "$tmp/missing"
+printf 'not a model' > "$tmp/junk.safetensors"
+expect 1 "junk.safetensors" "$paldiff" inspect "$tmp/junk.safetensors"
+printf 'x' > "$tmp/old.ckpt"
+expect 1 "pickled" "$paldiff" inspect "$tmp/old.ckpt"
+
+# Full-size shape manifests, as sparse single files (no disk space, seconds).
+for shapes in "$golden"/shapes/*.json; do
+  arch=$(sed -n 's/.*"arch": "\([^"]*\)".*/\1/p' "$shapes" | head -1)
+  expect 0 "wrote" "$paldiff" synth --layout original --dtype F16 --random "" "$shapes" "$tmp/full.safetensors"
+  expect 0 "arch: *$arch " "$paldiff" inspect "$tmp/full.safetensors"
+done
+
+echo "cli-smoke: $passed passed, $failed failed"
+[ "$failed" = 0 ]
