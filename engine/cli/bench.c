@@ -1,8 +1,11 @@
-/* bench.c — `paldiff bench text`: timings on full-size random weights.
+/* bench.c — `paldiff bench text|unet|vae|gemm`: speed on full-size weights.
  *
- * The model is built once from golden/shapes/<arch>.json (random text
- * encoder; the UNet and VAE are sparse zeros) and cached outside the
+ * Figures are reported against the machine's float32 FMA peak, measured in
+ * the same run (and GEMM against OpenBLAS, also in the same run), because
+ * absolute seconds drift on shared machines. Models are built once from
+ * golden/shapes/<arch>.json with random weights and cached outside the
  * checkout, under $PALDIFF_CACHE or the user cache folder. */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,30 +17,34 @@
 #include "io/model.h"
 #include "io/synth.h"
 #include "kernels/cpu.h"
+#include "kernels/gemm.h"
 #include "kernels/pool.h"
+#include "kernels/stats.h"
+#include "models/unet.h"
+#include "models/vae.h"
 
-static char *bench_model(const char *arch, const char *shapes, pd_st_dtype dtype)
+typedef struct {
+    const char *what, *arch, *shapes;
+    pd_st_dtype dtype;
+    int width, height, repeat;
+    double peak;
+} bench;
+
+static char *bench_model(const bench *b)
 {
     const char *cache = getenv("PALDIFF_CACHE");
-    char *dir = g_strdup_printf("%s/bench/%s-text-%s-v1", cache && *cache ? cache : g_get_user_cache_dir(),
-                                arch, pd_st_dtype_name(dtype));
-    if (cache == NULL || !*cache) { /* g_get_user_cache_dir has no paldiff component */
-        char *d = g_strdup_printf("%s/paldiff/bench/%s-text-%s-v1", g_get_user_cache_dir(), arch,
-                                  pd_st_dtype_name(dtype));
-        g_free(dir);
-        dir = d;
-    }
+    char *root = cache && *cache ? g_strdup(cache) : g_build_filename(g_get_user_cache_dir(), "paldiff", NULL);
+    char *dir = g_strdup_printf("%s/bench/%s-%s-v2", root, b->arch, pd_st_dtype_name(b->dtype));
     char *done = g_build_filename(dir, ".complete", NULL);
+    g_free(root);
     if (!g_file_test(done, G_FILE_TEST_EXISTS)) {
-        fprintf(stderr, "building %s from %s (once) ...\n", dir, shapes);
-        pd_synth_options o = {.layout = PD_LAYOUT_DIFFUSERS, .dtype = dtype, .random = {1, 0, 0}, .seed = 1};
+        fprintf(stderr, "building %s from %s (once; a few GB) ...\n", dir, b->shapes);
+        pd_synth_options o = {.layout = PD_LAYOUT_DIFFUSERS, .dtype = b->dtype, .random = {1, 1, 1}, .seed = 1};
         pd_error err;
-        if (pd_synth_model(shapes, dir, &o, &err) ||
-            !g_file_set_contents(done, "", 0, NULL)) {
+        if (pd_synth_model(b->shapes, dir, &o, &err) || !g_file_set_contents(done, "", 0, NULL)) {
             fprintf(stderr, "paldiff: %s\n", err.message);
-            g_free(done);
             g_free(dir);
-            return NULL;
+            dir = NULL;
         }
     }
     g_free(done);
@@ -50,78 +57,294 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int cmd_bench(int argc, char **argv)
+static void fill_random(float *x, size_t n, float scale)
 {
-    char *arch = NULL, *shapes = NULL, *dtype = NULL;
-    int threads = 0, repeat = 5;
-    GOptionEntry e[] = {
-        {"arch", 0, 0, G_OPTION_ARG_STRING, &arch, "sd15 (default) or sd21", "A"},
-        {"shapes", 0, 0, G_OPTION_ARG_FILENAME, &shapes,
-         "shape manifest (default: $PALDIFF_GOLDEN/shapes/ARCH.json)", "FILE"},
-        {"dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "weights: F32 (default) or F16", "T"},
-        {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: PALDIFF_THREADS or all cores)", "N"},
-        {"repeat", 0, 0, G_OPTION_ARG_INT, &repeat, "timed runs after one warm-up (default 5)", "R"},
-        {NULL, 0, 0, 0, NULL, NULL, NULL},
-    };
-    if (!cli_parse(&argc, &argv, "text",
-                   "Time the text encoder on full-size random weights (one prompt, 77 tokens).", e, NULL))
-        return 2;
-    if (argc != 2 || strcmp(argv[1], "text") || repeat < 1 || threads < 0) {
-        fprintf(stderr, "usage: paldiff bench text [--arch sd15|sd21] [--dtype F32|F16] [--threads N] [--repeat R]\n");
+    uint32_t s = 12345;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = scale * ((float)(s >> 8) * 0x1p-23f - 1.0f);
+    }
+}
+
+typedef pd_status (*run_fn)(void *ctx, pd_error *err);
+
+/* One warm-up, then b->repeat timed runs; prints median, best, GFLOP/s. */
+static int time_runs(const bench *b, const char *label, run_fn run, void *ctx)
+{
+    double *t = g_new(double, b->repeat);
+    pd_error err;
+    uint64_t flops = 0;
+    for (int r = -1; r < b->repeat; r++) {
+        uint64_t f0 = pd_flops();
+        gint64 t0 = g_get_monotonic_time();
+        if (run(ctx, &err)) {
+            fprintf(stderr, "paldiff: %s\n", err.message);
+            g_free(t);
+            return 1;
+        }
+        if (r >= 0)
+            t[r] = (double)(g_get_monotonic_time() - t0) / 1e6;
+        flops = pd_flops() - f0;
+    }
+    qsort(t, (size_t)b->repeat, sizeof *t, cmp_double);
+    double med = t[b->repeat / 2], gf = (double)flops / 1e9 / med;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("  %s: median %.3f s, best %.3f s over %d runs\n", label, med, t[0], b->repeat);
+    printf("  %.1f GFLOP per run, %.1f GFLOP/s = %.0f %% of the FMA peak\n", (double)flops / 1e9, gf,
+           100 * gf / b->peak);
+    printf("  peak RSS %.0f MiB (the whole process)\n", (double)ru.ru_maxrss / 1024);
+    g_free(t);
+    return 0;
+}
+
+/* ---- components ----------------------------------------------------------- */
+
+typedef struct {
+    const pd_model *m;
+    int32_t ids[PD_TOKENS];
+} text_ctx;
+
+static pd_status run_text(void *ctx, pd_error *err)
+{
+    text_ctx *c = ctx;
+    pd_embedding e;
+    pd_status st = pd_encode_ids(c->m, c->ids, PD_CLIP_SKIP_NONE, &e, err);
+    pd_embedding_free(&e);
+    return st;
+}
+
+typedef struct {
+    pd_unet *u;
+    int h, w, tokens;
+    float *sample, *context, *out;
+} unet_ctx;
+
+static pd_status run_unet(void *ctx, pd_error *err)
+{
+    unet_ctx *c = ctx;
+    return pd_unet_forward(c->u, 2, c->h, c->w, c->sample, 500.0f, c->context, c->tokens, c->out, err);
+}
+
+typedef struct {
+    pd_vae *v;
+    int h, w;
+    float *latents, *image;
+} vae_ctx;
+
+static pd_status run_vae(void *ctx, pd_error *err)
+{
+    vae_ctx *c = ctx;
+    return pd_vae_decode(c->v, 1, c->h, c->w, c->latents, c->image, err);
+}
+
+static int bench_component(const bench *b, pd_model *m)
+{
+    pd_error err;
+    int rc = 1;
+    if (!strcmp(b->what, "text")) {
+        text_ctx c = {.m = m};
+        for (int i = 0; i < PD_TOKENS; i++) /* a plausible prompt: BOS, words, EOS, padding */
+            c.ids[i] = i == 0 ? 49406 : i < 12 ? 320 + 37 * i : 49407;
+        printf("bench text: %s, %s weights, width %d, %d layers, one prompt of 77 tokens\n", b->arch,
+               pd_st_dtype_name(b->dtype), m->text_cfg.width, m->text_cfg.run_layers);
+        return time_runs(b, "encode", run_text, &c);
+    }
+    if (b->width % 8 || b->height % 8) {
+        fprintf(stderr, "paldiff: --size %dx%d: width and height must be multiples of 8\n", b->width, b->height);
         return 2;
     }
-    const char *a = arch ? arch : "sd15";
+    int h = b->height / 8, w = b->width / 8;
+    if (!strcmp(b->what, "unet")) {
+        unet_ctx c = {.h = h, .w = w, .tokens = PD_TOKENS};
+        if (pd_unet_load(m, &c.u, &err)) {
+            fprintf(stderr, "paldiff: %s\n", err.message);
+            return 1;
+        }
+        const pd_unet_config *cfg = pd_unet_get_config(c.u);
+        size_t ns = (size_t)2 * h * w * cfg->in_channels, nc = (size_t)2 * PD_TOKENS * cfg->cross_dim;
+        c.sample = g_new(float, ns);
+        c.context = g_new(float, nc);
+        c.out = g_new(float, (size_t)2 * h * w * cfg->out_channels);
+        fill_random(c.sample, ns, 1.0f);
+        fill_random(c.context, nc, 1.0f);
+        printf("bench unet: %s, %s weights, %dx%d (latents %dx%d), batch 2 = one CFG step\n", b->arch,
+               pd_st_dtype_name(b->dtype), b->width, b->height, w, h);
+        rc = time_runs(b, "UNet step", run_unet, &c);
+        g_free(c.sample), g_free(c.context), g_free(c.out);
+        pd_unet_free(c.u);
+    } else if (!strcmp(b->what, "vae")) {
+        vae_ctx c = {.h = h, .w = w};
+        if (pd_vae_load(m, &c.v, &err)) {
+            fprintf(stderr, "paldiff: %s\n", err.message);
+            return 1;
+        }
+        size_t nl = (size_t)h * w * 4;
+        c.latents = g_new(float, nl);
+        c.image = g_new(float, (size_t)b->width * b->height * 3);
+        fill_random(c.latents, nl, 4.0f);
+        printf("bench vae: %s, %s weights, decode %dx%d\n", b->arch, pd_st_dtype_name(b->dtype), b->width, b->height);
+        rc = time_runs(b, "VAE decode", run_vae, &c);
+        g_free(c.latents), g_free(c.image);
+        pd_vae_free(c.v);
+    } else {
+        fprintf(stderr, "paldiff: bench %s: expected text, unet, vae or gemm\n", b->what);
+        rc = 2;
+    }
+    return rc;
+}
+
+/* ---- GEMM against OpenBLAS ------------------------------------------------ */
+
+/* cblas_sgemm, looked up at run time: OpenBLAS is a peer to compare with,
+ * never a dependency of paldiff. */
+typedef void (*sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                         int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+static sgemm_fn load_openblas(void)
+{
+    /* Its AVX-512 kernels: some machines set these to work around old builds. */
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("OPENBLAS_L2_SIZE");
+    char n[16];
+    snprintf(n, sizeof n, "%d", pd_threads());
+    setenv("OPENBLAS_NUM_THREADS", n, 1);
+    const char *names[] = {"libopenblas.so.0", "libopenblas.so", "libblas.so.3"};
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        sgemm_fn f = h ? (sgemm_fn)dlsym(h, "cblas_sgemm") : NULL;
+        if (f)
+            return f;
+    }
+    return NULL;
+}
+
+static double best_seconds(int repeat, void (*fn)(void *), void *ctx)
+{
+    double best = 1e30;
+    for (int r = -1; r < repeat; r++) {
+        gint64 t0 = g_get_monotonic_time();
+        fn(ctx);
+        double dt = (double)(g_get_monotonic_time() - t0) / 1e6;
+        if (r >= 0 && dt < best)
+            best = dt;
+    }
+    return best;
+}
+
+typedef struct {
+    int M, N, K;
+    const float *x;
+    float *y;
+    pd_weight w;
+    sgemm_fn blas;
+} gemm_ctx;
+
+static void ours(void *p)
+{
+    gemm_ctx *c = p;
+    pd_gemm(c->M, c->N, c->K, c->x, c->K, &c->w, NULL, c->y, c->N, 0);
+}
+
+static void theirs(void *p)
+{
+    gemm_ctx *c = p; /* row-major Y = X · Wᵀ */
+    c->blas(101, 111, 112, c->M, c->N, c->K, 1.0f, c->x, c->K, c->w.data, c->K, 0.0f, c->y, c->N);
+}
+
+static int bench_gemm(const bench *b)
+{
+    /* The UNet's products at 512×512 with batch 2 (M = pixels × 2). */
+    static const struct { int M, N, K; const char *what; } shapes[] = {
+        {8192, 320, 2880, "conv 3x3 320, 64x64"},
+        {8192, 320, 320, "attention projection 320"},
+        {8192, 2560, 320, "GEGLU in 320"},
+        {8192, 320, 1280, "GEGLU out 320"},
+        {2048, 640, 5760, "conv 3x3 640, 32x32"},
+        {512, 1280, 11520, "conv 3x3 1280, 16x16"},
+        {128, 1280, 11520, "conv 3x3 1280, 8x8"},
+        {154, 320, 768, "cross-attention keys (77 tokens × 2)"},
+    };
+    sgemm_fn blas = load_openblas();
+    printf("bench gemm: F32, Y = X·Wᵀ, %d threads, %s kernels; OpenBLAS %s\n", pd_threads(),
+           pd_isa_name(pd_cpu_isa()), blas ? "loaded (OPENBLAS_CORETYPE unset)" : "not found (apt install libopenblas0)");
+    printf("  %-38s %8s %8s %7s %7s\n", "shape (M N K)", "ours", "OpenBLAS", "ratio", "%peak");
+    double sum_ratio = 0;
+    int n = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(shapes); i++) {
+        gemm_ctx c = {shapes[i].M, shapes[i].N, shapes[i].K, NULL, NULL, {0}, blas};
+        float *x = g_new(float, (size_t)c.M * c.K), *w = g_new(float, (size_t)c.N * c.K);
+        c.y = g_new(float, (size_t)c.M * c.N);
+        fill_random(x, (size_t)c.M * c.K, 1), fill_random(w, (size_t)c.N * c.K, 0.05f);
+        c.x = x;
+        c.w = (pd_weight){.dtype = PD_F32, .ndim = 2, .shape = {c.N, c.K}, .data = w};
+        double gflop = 2.0 * c.M * c.N * c.K / 1e9;
+        double us = gflop / best_seconds(b->repeat, ours, &c);
+        double them = blas ? gflop / best_seconds(b->repeat, theirs, &c) : 0;
+        char label[80];
+        snprintf(label, sizeof label, "%d %d %d %s", c.M, c.N, c.K, shapes[i].what);
+        printf("  %-38.38s %8.1f %8.1f %6.0f%% %6.0f%%\n", label, us, them, them ? 100 * us / them : 0,
+               100 * us / b->peak);
+        if (them)
+            sum_ratio += us / them, n++;
+        g_free(x), g_free(w), g_free(c.y);
+    }
+    if (n)
+        printf("  mean ratio to OpenBLAS: %.0f %%\n", 100 * sum_ratio / n);
+    return 0;
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+int cmd_bench(int argc, char **argv)
+{
+    char *arch = NULL, *shapes = NULL, *dtype = NULL, *size = NULL;
+    int threads = 0, repeat = 3;
+    GOptionEntry e[] = {
+        {"arch", 0, 0, G_OPTION_ARG_STRING, &arch, "sd15 (default), sd21 or sd15-inpaint", "A"},
+        {"size", 0, 0, G_OPTION_ARG_STRING, &size, "image size WxH for unet and vae (default 512x512)", "WxH"},
+        {"shapes", 0, 0, G_OPTION_ARG_FILENAME, &shapes,
+         "shape manifest (default: $PALDIFF_GOLDEN/shapes/ARCH.json, else ../shared/golden/...)", "FILE"},
+        {"dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "weights: F32 (default) or F16", "T"},
+        {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: PALDIFF_THREADS or all cores)", "N"},
+        {"repeat", 0, 0, G_OPTION_ARG_INT, &repeat, "timed runs after one warm-up (default 3)", "R"},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    if (!cli_parse(&argc, &argv, "text|unet|vae|gemm",
+                   "Time a component on full-size random weights, against the FMA peak measured in "
+                   "the same run (gemm: against OpenBLAS too).", e, NULL))
+        return 2;
+    bench b = {.arch = arch ? arch : "sd15", .dtype = dtype && !strcmp(dtype, "F16") ? PD_ST_F16 : PD_ST_F32,
+               .width = 512, .height = 512, .repeat = repeat};
+    if (argc != 2 || repeat < 1 || threads < 0 || (size && sscanf(size, "%dx%d", &b.width, &b.height) != 2) ||
+        b.width < 8 || b.height < 8 || b.width > 4096 || b.height > 4096) {
+        fprintf(stderr, "usage: paldiff bench text|unet|vae|gemm [--arch A] [--size WxH] [--dtype F32|F16] "
+                        "[--threads N] [--repeat R]\n");
+        return 2;
+    }
+    b.what = argv[1];
     if (threads) {
         char n[16];
         snprintf(n, sizeof n, "%d", threads);
         setenv("PALDIFF_THREADS", n, 1);
     }
-    char *man = shapes ? g_strdup(shapes) : NULL;
-    if (!man) {
+    b.peak = pd_fma_peak(0.5);
+    printf("machine: %d threads, %s kernels, float32 FMA peak %.1f GFLOP/s (measured now)\n", pd_threads(),
+           pd_isa_name(pd_cpu_isa()), b.peak);
+    int rc;
+    if (!strcmp(b.what, "gemm")) {
+        rc = bench_gemm(&b);
+    } else {
         const char *g = getenv("PALDIFF_GOLDEN");
-        man = g_strdup_printf("%s/shapes/%s.json", g && *g ? g : "../shared/golden", a);
-    }
-    pd_st_dtype dt = dtype && !strcmp(dtype, "F16") ? PD_ST_F16 : PD_ST_F32;
-    char *dir = bench_model(a, man, dt);
-    int rc = 1;
-    pd_model *m = NULL;
-    if (dir && (m = cli_open_model(dir, &(cli_model_args){0}))) {
-        const pd_clip_config *c = &m->text_cfg;
-        int32_t ids[PD_TOKENS];
-        for (int i = 0; i < PD_TOKENS; i++) /* a plausible prompt: BOS, words, EOS, padding */
-            ids[i] = i == 0 ? 49406 : i < 12 ? 320 + 37 * i : 49407;
-        pd_embedding emb;
-        pd_error err;
-        double *t = g_new(double, repeat);
-        rc = 0;
-        for (int r = -1; r < repeat && !rc; r++) {
-            gint64 t0 = g_get_monotonic_time();
-            rc = pd_encode_ids(m, ids, PD_CLIP_SKIP_NONE, &emb, &err) ? 1 : 0;
-            if (r >= 0)
-                t[r] = (double)(g_get_monotonic_time() - t0) / 1e6;
-            pd_embedding_free(&emb);
-        }
-        if (rc) {
-            fprintf(stderr, "paldiff: %s\n", err.message);
-        } else {
-            qsort(t, (size_t)repeat, sizeof *t, cmp_double);
-            double T = PD_TOKENS, D = c->width, I = c->intermediate;
-            double flops = c->run_layers * (2 * T * (4 * D * D + 2 * D * I) + 4 * T * T * D);
-            struct rusage ru;
-            getrusage(RUSAGE_SELF, &ru);
-            printf("bench text: %s, %s weights, width %d, %d layers, %d threads, %s kernels\n", a,
-                   pd_st_dtype_name(dt), c->width, c->run_layers, pd_threads(), pd_isa_name(pd_cpu_isa()));
-            printf("  encode 77 tokens: median %.4f s, best %.4f s over %d runs\n", t[repeat / 2], t[0], repeat);
-            printf("  %.1f GFLOP per encode, %.1f GFLOP/s (median)\n", flops / 1e9, flops / 1e9 / t[repeat / 2]);
-            printf("  peak RSS %.0f MiB\n", (double)ru.ru_maxrss / 1024);
-        }
-        g_free(t);
+        char *man = shapes ? g_strdup(shapes) : g_strdup_printf("%s/shapes/%s.json", g && *g ? g : "../shared/golden", b.arch);
+        b.shapes = man;
+        char *dir = bench_model(&b);
+        pd_model *m = dir ? cli_open_model(dir, &(cli_model_args){0}) : NULL;
+        rc = m ? bench_component(&b, m) : 1;
         pd_model_free(m);
+        g_free(dir);
+        g_free(man);
     }
-    g_free(dir);
-    g_free(man);
-    g_free(arch);
-    g_free(shapes);
-    g_free(dtype);
+    g_free(arch), g_free(shapes), g_free(dtype), g_free(size);
     return rc;
 }

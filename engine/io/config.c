@@ -128,3 +128,52 @@ pd_status pd_config_string(const pd_config *c, const char *key, const char **out
     *out = json_node_get_string(n);
     return PD_OK;
 }
+
+pd_status pd_config_ints(const pd_config *c, const char *key, int64_t min, int64_t max,
+                         int64_t *out, int cap, int *n, pd_error *err)
+{
+    *n = 0;
+    JsonNode *node = member(c, key);
+    if (!node)
+        return PD_OK;
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+    guint len = a ? json_array_get_length(a) : 1;
+    if (len > (guint)cap)
+        return pd_fail(err, PD_E_FORMAT, "%s: \"%s\" has %u entries, at most %d", c->path, key, len, cap);
+    for (guint i = 0; i < len; i++) {
+        JsonNode *e = a ? json_array_get_element(a, i) : node;
+        if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_INT64)
+            return pd_fail(err, PD_E_FORMAT, "%s: \"%s\" must be an integer or a list of integers",
+                           c->path, key);
+        int64_t v = json_node_get_int(e);
+        if (v < min || v > max)
+            return pd_fail(err, PD_E_FORMAT, "%s: \"%s\" holds %lld, expected %lld..%lld", c->path, key,
+                           (long long)v, (long long)min, (long long)max);
+        out[i] = v;
+    }
+    *n = (int)len;
+    return PD_OK;
+}
+
+pd_status pd_config_strings(const pd_config *c, const char *key, const char **out, int cap,
+                            int *n, pd_error *err)
+{
+    *n = 0;
+    JsonNode *node = member(c, key);
+    if (!node)
+        return PD_OK;
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+    if (!a)
+        return pd_fail(err, PD_E_FORMAT, "%s: \"%s\" must be a list of strings", c->path, key);
+    guint len = json_array_get_length(a);
+    if (len > (guint)cap)
+        return pd_fail(err, PD_E_FORMAT, "%s: \"%s\" has %u entries, at most %d", c->path, key, len, cap);
+    for (guint i = 0; i < len; i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING)
+            return pd_fail(err, PD_E_FORMAT, "%s: \"%s\" must be a list of strings", c->path, key);
+        out[i] = json_node_get_string(e);
+    }
+    *n = (int)len;
+    return PD_OK;
+}

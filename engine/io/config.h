@@ -36,6 +36,13 @@ pd_status pd_config_int(const pd_config *c, const char *key, int64_t min, int64_
                         int64_t *out, pd_error *err);
 pd_status pd_config_double(const pd_config *c, const char *key, double *out, pd_error *err);
 pd_status pd_config_bool(const pd_config *c, const char *key, int *out, pd_error *err);
+/* A list of integers (an integer alone counts as a list of one, as diffusers'
+ * attention_head_dim may be either). At most cap; *n = 0 when absent. */
+pd_status pd_config_ints(const pd_config *c, const char *key, int64_t min, int64_t max,
+                         int64_t *out, int cap, int *n, pd_error *err);
+/* A list of strings (pointers owned by the config). At most cap; *n = 0 when absent. */
+pd_status pd_config_strings(const pd_config *c, const char *key, const char **out, int cap,
+                            int *n, pd_error *err);
 /* A string value; also accepts {"content": "..."} (tokenizer special tokens). */
 pd_status pd_config_string(const pd_config *c, const char *key, const char **out, pd_error *err);
 

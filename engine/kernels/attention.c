@@ -1,10 +1,46 @@
+/* attention.c — pd_attention: path choice, tiles, online softmax, threads;
+ * and pd_attention_ref, the specification.
+ *
+ * One task is one head and one block of bq queries (attention_internal.h
+ * has the scratch layout). It transposes its queries once, then walks the
+ * keys the block can see in tiles of 64 (a last tile of up to 95, so that
+ * nk = 77 is one tile):
+ *
+ *   scores:  s = Q_blk · K_tileᵀ, −inf where causally masked; tile maximum
+ *   softmax: m_new = max(m, tile max); p = 2^(s − m_new); l = l·2^(m − m_new) + Σ p
+ *   pv:      O = O·2^(m − m_new) + P · V_tile
+ *
+ * and finally writes O / l. The kernels come from the path's table, so the
+ * tiling and masking logic here is shared by every path, the portable one
+ * included.
+ *
+ * Scratch: one buffer per pool thread, allocated on the thread's first
+ * task and reused by every later call, bounded by the tile sizes only:
+ *
+ *   (2·MAX_D·BQ_MAX + BK_MAX·BQ_MAX + 4·BQ_MAX) floats
+ *   = 53 952 floats = 211 KiB per thread, whatever nq, nk and heads.
+ *
+ * For d <= 80 a task's working set — qt and ot (15 KiB at d = 40 and
+ * bq = 48) plus the score tile (12 KiB) — sits in a 32-48 KiB L1; at
+ * d = 512 qt and ot live in L2. K and V rows stream from L2/L3: tasks of
+ * one head are numbered together, so the threads share them.
+ */
 #include "kernels/attention.h"
 
 #include <assert.h>
+#include <float.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "kernels/attention_internal.h"
 #include "kernels/pool.h"
+#include "kernels/stats.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define HAVE_X86_PATHS 1
+#endif
 
 static float dot(const float *a, const float *b, int64_t d)
 {
@@ -57,66 +93,260 @@ void pd_attention_ref(int heads, int64_t nq, int64_t nk, int64_t d,
     free(s);
 }
 
-enum { BQ = 16, BK = 64 }; /* queries per task, keys per tile */
+/* ---- the portable kernels ---------------------------------------------- */
+
+/* Plain loops over the same layout as the vector paths (one "lane"), so
+ * that PD_ISA_REF runs the shared tiling and masking too; libm's exp2f. */
+enum { REF_BQ = 16 };
+
+static void scores_portable(const float *qt, int nq, const float *k, int64_t ldk, int bk,
+                            int64_t d, int lim, float *s, float *tmax)
+{
+    for (int i = 0; i < nq; i++)
+        tmax[i] = -INFINITY;
+    for (int j = 0; j < bk; j++) {
+        float *sj = s + j * REF_BQ;
+        for (int i = 0; i < nq; i++)
+            sj[i] = 0;
+        for (int64_t c = 0; c < d; c++) {
+            float kc = k[j * ldk + c];
+            for (int i = 0; i < nq; i++)
+                sj[i] += kc * qt[c * REF_BQ + i];
+        }
+        for (int i = 0; i < nq; i++) {
+            if (j > i + lim)
+                sj[i] = -INFINITY;
+            tmax[i] = sj[i] > tmax[i] ? sj[i] : tmax[i];
+        }
+    }
+}
+
+static void softmax_portable(float *s, int nq, int bk, const float *tmax, float *m, float *l,
+                             float *corr)
+{
+    for (int i = 0; i < nq; i++) {
+        float mn = tmax[i] > m[i] ? tmax[i] : m[i], sum = 0;
+        for (int j = 0; j < bk; j++)
+            sum += s[j * REF_BQ + i] = exp2f(s[j * REF_BQ + i] - mn);
+        corr[i] = exp2f(m[i] - mn);
+        l[i] = l[i] * corr[i] + sum;
+        m[i] = mn;
+    }
+}
+
+static void pv_portable(const float *p, int nq, int bk, const float *v, int64_t ldv, int64_t d,
+                        const float *corr, float *ot)
+{
+    for (int64_t c = 0; c < d; c++) {
+        float *oc = ot + c * REF_BQ;
+        for (int i = 0; i < nq; i++)
+            oc[i] *= corr[i];
+        for (int j = 0; j < bk; j++) {
+            float vc = v[j * ldv + c];
+            for (int i = 0; i < nq; i++)
+                oc[i] += vc * p[j * REF_BQ + i];
+        }
+    }
+}
+
+static void pack_q_portable(const float *q, int64_t ldq, int nq, int64_t d, float mul, float *qt)
+{
+    for (int i = 0; i < nq; i++)
+        for (int64_t c = 0; c < d; c++)
+            qt[c * REF_BQ + i] = q[i * ldq + c] * mul;
+}
+
+static void store_portable(const float *ot, int nq, int64_t d, const float *l, float *out,
+                           int64_t ldo)
+{
+    for (int i = 0; i < nq; i++) {
+        float inv = l[i] > 0 ? 1.0f / l[i] : 0.0f;
+        for (int64_t c = 0; c < d; c++)
+            out[i * ldo + c] = ot[c * REF_BQ + i] * inv;
+    }
+}
+
+const pd_attn_kernel pd_attn_kernel_ref = {
+    .isa = PD_ISA_REF, .lanes = 1, .bq = REF_BQ, .cr = 1,
+    .scores = scores_portable, .softmax = softmax_portable, .pv = pv_portable,
+    .pack_q = pack_q_portable, .store = store_portable,
+};
+
+/* ---- per-thread scratch ---------------------------------------------- */
+
+/* A task takes up to NB_MAX blocks of queries through each key tile in
+ * turn, so each K and V row it loads serves up to NB_MAX·bq queries: at
+ * d = 512 a tile pair is 256 KiB, and one block per pass made two threads
+ * stream 16 MiB of K and V per 48 queries. Blocks get qt and ot from a
+ * common area sized for two blocks at d = 512 (384 KiB: with a tile pair,
+ * L2-sized); smaller heads fit more. The score tile, tile maxima and
+ * corrections are used by one block at a time and shared. */
+enum {
+    NB_MAX = 4,
+    QO_FLOATS = 2 * 2 * PD_ATTENTION_MAX_D * PD_ATTN_BQ_MAX,
+    S_FLOATS = PD_ATTN_BK_MAX * PD_ATTN_BQ_MAX,
+    VEC_FLOATS = PD_ATTN_BQ_MAX,
+    SCRATCH_FLOATS = QO_FLOATS + S_FLOATS + (2 + 2 * NB_MAX) * VEC_FLOATS,
+};
+/* Each part a multiple of 16 floats: each starts 64-byte aligned. */
+_Static_assert(QO_FLOATS % 16 == 0 && S_FLOATS % 16 == 0 && VEC_FLOATS % 16 == 0,
+               "scratch parts must keep 64-byte alignment");
+
+static float **scratch;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_init(void)
+{
+    scratch = calloc((size_t)pd_threads(), sizeof *scratch);
+    if (!scratch) {
+        fprintf(stderr, "paldiff: out of memory for attention scratch\n");
+        abort();
+    }
+}
+
+/* As in gemm.c: only tasks running as `thread` touch its entry and the pool
+ * runs one job at a time, so the lazy allocation needs no lock; the
+ * buffers stay reachable for the life of the process. */
+static float *thread_scratch(int thread)
+{
+    if (!scratch[thread]) {
+        scratch[thread] = aligned_alloc(64, SCRATCH_FLOATS * sizeof(float));
+        if (!scratch[thread]) {
+            fprintf(stderr, "paldiff: out of memory for attention scratch (%zu bytes)\n",
+                    SCRATCH_FLOATS * sizeof(float));
+            abort();
+        }
+    }
+    return scratch[thread];
+}
+
+/* ---- one task: one head, nb blocks of queries, every visible key ------ */
 
 typedef struct {
-    int64_t nq, nk, d, ldq, ldk, ldv, ldo, qblocks;
+    const pd_attn_kernel *kern;
+    int64_t nq, nk, d, ldq, ldk, ldv, ldo;
+    int64_t qblocks;  /* blocks of bq queries per head              */
+    int64_t nb;       /* blocks per task                            */
+    int64_t tasks;    /* tasks per head: ceil(qblocks / nb)         */
+    int64_t stride;   /* floats per qt (and per ot) in the QO area   */
     const float *q, *k, *v;
-    float *out, scale;
+    float *out;
+    float qmul; /* scale · log2(e): scores come out in base-2 units */
     int causal;
 } attn_job;
 
 static void attn_task(void *ctx, int64_t task, int thread)
 {
-    const attn_job *j = ctx;
-    int64_t h = task / j->qblocks, i0 = task % j->qblocks * BQ, d = j->d;
-    int64_t bq = j->nq - i0 < BQ ? j->nq - i0 : BQ;
-    (void)thread;
-    /* Scratch on the stack: BQ·(BK + PD_ATTENTION_MAX_D + 2) floats, 37 KiB. */
-    float s[BQ * BK], o[BQ * PD_ATTENTION_MAX_D], mx[BQ], sum[BQ];
-    int64_t kend = visible(i0 + bq - 1, j->nq, j->nk, j->causal);
+    const attn_job *jb = ctx;
+    const pd_attn_kernel *kn = jb->kern;
+    const int bq = kn->bq;
+    const int64_t d = jb->d, h = task / jb->tasks, b0 = task % jb->tasks * jb->nb;
+    const int nb = (int)(jb->qblocks - b0 < jb->nb ? jb->qblocks - b0 : jb->nb);
+    const int64_t rows = (d + kn->cr - 1) / kn->cr * kn->cr; /* rows of ot */
+    float *qo = thread_scratch(thread), *s = qo + QO_FLOATS;
+    float *tmax = s + S_FLOATS, *corr = tmax + VEC_FLOATS;
+    float *m = corr + VEC_FLOATS, *l = m + NB_MAX * VEC_FLOATS;
+    int nqb[NB_MAX] = {0};      /* queries in each block */
+    int64_t kend[NB_MAX] = {0}; /* keys each block sees: past the last query's, all are masked */
 
-    for (int64_t r = 0; r < bq; r++) {
-        mx[r] = -INFINITY;
-        sum[r] = 0;
-        for (int64_t c = 0; c < d; c++)
-            o[r * d + c] = 0;
+    for (int b = 0; b < nb; b++) {
+        int64_t i0 = (b0 + b) * bq;
+        nqb[b] = jb->nq - i0 < bq ? (int)(jb->nq - i0) : bq;
+        kend[b] = visible(i0 + nqb[b] - 1, jb->nq, jb->nk, jb->causal);
+        int w = (nqb[b] + kn->lanes - 1) / kn->lanes * kn->lanes; /* columns computed */
+        float *qt = qo + 2 * b * jb->stride, *ot = qt + jb->stride;
+        kn->pack_q(jb->q + i0 * jb->ldq + h * d, jb->ldq, nqb[b], d, jb->qmul, qt);
+        for (int64_t c = 0; c < rows; c++)
+            for (int i = 0; i < w; i++)
+                ot[c * bq + i] = 0.0f;
+        for (int i = 0; i < w; i++)
+            m[b * VEC_FLOATS + i] = -FLT_MAX, l[b * VEC_FLOATS + i] = 0.0f;
     }
-    for (int64_t j0 = 0; j0 < kend; j0 += BK) {
-        int64_t bk = kend - j0 < BK ? kend - j0 : BK;
-        for (int64_t r = 0; r < bq; r++) {
-            const float *qi = j->q + (i0 + r) * j->ldq + h * d;
-            int64_t n = visible(i0 + r, j->nq, j->nk, j->causal) - j0;
-            n = n < 0 ? 0 : n < bk ? n : bk;
-            if (n == 0)
-                continue;
-            float *sr = s + r * BK, tile_max = -INFINITY;
-            for (int64_t c = 0; c < n; c++) {
-                sr[c] = j->scale * dot(qi, j->k + (j0 + c) * j->ldk + h * d, d);
-                tile_max = sr[c] > tile_max ? sr[c] : tile_max;
-            }
-            /* Online softmax: rescale what was summed under the old maximum. */
-            float m = tile_max > mx[r] ? tile_max : mx[r];
-            float corr = expf(mx[r] - m);
-            float *orow = o + r * d;
-            sum[r] *= corr;
-            for (int64_t c = 0; c < d; c++)
-                orow[c] *= corr;
-            for (int64_t c = 0; c < n; c++) {
-                float p = expf(sr[c] - m);
-                const float *vj = j->v + (j0 + c) * j->ldv + h * d;
-                sum[r] += p;
-                for (int64_t e = 0; e < d; e++)
-                    orow[e] += p * vj[e];
-            }
-            mx[r] = m;
+
+    /* Later blocks see at least as many keys as earlier ones. */
+    for (int64_t j0 = 0; j0 < kend[nb - 1];) {
+        int64_t left = kend[nb - 1] - j0;
+        int bk = left < PD_ATTN_BK_MAX ? (int)left : PD_ATTN_BK;
+        const float *kt = jb->k + j0 * jb->ldk + h * d, *vt = jb->v + j0 * jb->ldv + h * d;
+        /* The V rows are first needed after the scores and the softmax
+         * (thousands of cycles away): ask for them now. Their stride
+         * defeats the hardware prefetchers at the start of each tile.
+         * (Prefetching the next tile's K rows measured slower.) */
+        for (int j = 0; j < bk; j++) {
+            const float *vj = vt + j * jb->ldv;
+            for (int64_t c = 0; c < d; c += 16)
+                __builtin_prefetch(vj + c);
+            __builtin_prefetch(vj + d - 1);
         }
+        for (int b = 0; b < nb; b++) {
+            if (j0 >= kend[b])
+                continue;
+            int n = kend[b] - j0 < bk ? (int)(kend[b] - j0) : bk;
+            float *qt = qo + 2 * b * jb->stride, *ot = qt + jb->stride;
+            float *mb = m + b * VEC_FLOATS, *lb = l + b * VEC_FLOATS;
+            /* Key j0 + j is visible to query i0 + i iff j <= i + lim; lim >= n - 1
+             * masks nothing, and j0 < kend[b] keeps lim > -bq. */
+            int64_t lim = jb->causal ? (b0 + b) * bq + (jb->nk - jb->nq) - j0 : n;
+            kn->scores(qt, nqb[b], kt, jb->ldk, n, d, lim < n ? (int)lim : n, s, tmax);
+            kn->softmax(s, nqb[b], n, tmax, mb, lb, corr);
+            kn->pv(s, nqb[b], n, vt, jb->ldv, d, corr, ot);
+        }
+        j0 += bk;
     }
-    for (int64_t r = 0; r < bq; r++) {
-        float *dst = j->out + (i0 + r) * j->ldo + h * d;
-        for (int64_t c = 0; c < d; c++)
-            dst[c] = sum[r] > 0 ? o[r * d + c] / sum[r] : 0;
+
+    for (int b = 0; b < nb; b++) {
+        int64_t i0 = (b0 + b) * bq;
+        kn->store(qo + (2 * b + 1) * jb->stride, nqb[b], d, l + b * VEC_FLOATS,
+                  jb->out + i0 * jb->ldo + h * d, jb->ldo);
     }
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
+static const pd_attn_kernel *kernel_for(pd_isa isa)
+{
+#ifdef HAVE_X86_PATHS
+    if (isa > pd_cpu_isa_supported())
+        isa = pd_cpu_isa_supported();
+    if (isa == PD_ISA_AVX512)
+        return &pd_attn_kernel_avx512;
+    if (isa == PD_ISA_AVX2)
+        return &pd_attn_kernel_avx2;
+#else
+    (void)isa;
+#endif
+    return &pd_attn_kernel_ref;
+}
+
+void pd_attention_isa(pd_isa isa, int heads, int64_t nq, int64_t nk, int64_t d,
+                      const float *q, int64_t ldq, const float *k, int64_t ldk,
+                      const float *v, int64_t ldv, float *out, int64_t ldo,
+                      float scale, int causal)
+{
+    assert(d <= PD_ATTENTION_MAX_D);
+    assert(ldq >= heads * d && ldk >= heads * d && ldv >= heads * d && ldo >= heads * d);
+    if (nq <= 0 || heads <= 0 || d <= 0)
+        return;
+    const pd_attn_kernel *kern = kernel_for(isa);
+    assert(kern->bq <= PD_ATTN_BQ_MAX && kern->bq % kern->lanes == 0 &&
+           PD_ATTENTION_MAX_D % kern->cr == 0);
+    attn_job jb = {
+        .kern = kern, .nq = nq, .nk = nk, .d = d,
+        .ldq = ldq, .ldk = ldk, .ldv = ldv, .ldo = ldo,
+        .qblocks = (nq + kern->bq - 1) / kern->bq,
+        .q = q, .k = k, .v = v, .out = out,
+        .qmul = scale * 1.44269504088896341f, .causal = causal,
+    };
+    int64_t rows = (d + kern->cr - 1) / kern->cr * kern->cr;
+    jb.stride = (rows * kern->bq + 15) / 16 * 16;
+    jb.nb = QO_FLOATS / (2 * jb.stride);
+    jb.nb = jb.nb < NB_MAX ? jb.nb : NB_MAX;
+    /* Enough tasks that the threads finish together: a few per thread. */
+    while (jb.nb > 1 && heads * ((jb.qblocks + jb.nb - 1) / jb.nb) < 4 * pd_threads())
+        jb.nb--;
+    jb.tasks = (jb.qblocks + jb.nb - 1) / jb.nb;
+    pthread_once(&scratch_once, scratch_init);
+    pd_parallel_for(heads * jb.tasks, attn_task, &jb);
 }
 
 void pd_attention(int heads, int64_t nq, int64_t nk, int64_t d,
@@ -124,9 +354,7 @@ void pd_attention(int heads, int64_t nq, int64_t nk, int64_t d,
                   const float *v, int64_t ldv, float *out, int64_t ldo,
                   float scale, int causal)
 {
-    assert(d <= PD_ATTENTION_MAX_D);
-    if (nq <= 0 || heads <= 0)
-        return;
-    attn_job j = {nq, nk, d, ldq, ldk, ldv, ldo, (nq + BQ - 1) / BQ, q, k, v, out, scale, causal};
-    pd_parallel_for(heads * j.qblocks, attn_task, &j);
+    pd_flops_add(4 * (uint64_t)heads * (uint64_t)nq * (uint64_t)nk * (uint64_t)d); /* QKᵀ and PV */
+    pd_attention_isa(pd_cpu_isa(), heads, nq, nk, d, q, ldq, k, ldk, v, ldv, out, ldo, scale,
+                     causal);
 }

@@ -34,6 +34,7 @@
 
 #include "kernels/gemm_internal.h"
 #include "kernels/pool.h"
+#include "kernels/stats.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define HAVE_X86_PATHS 1
@@ -308,5 +309,6 @@ void pd_gemm(int64_t M, int64_t N, int64_t K, const float *X, int64_t ldx,
              const pd_weight *W, const pd_weight *bias, float *Y, int64_t ldy,
              int accumulate)
 {
+    pd_flops_add(2 * (uint64_t)M * (uint64_t)N * (uint64_t)K);
     pd_gemm_isa(pd_cpu_isa(), M, N, K, X, ldx, W, bias, Y, ldy, accumulate);
 }

@@ -4,7 +4,8 @@
  *
  * The golden folder is $PALDIFF_GOLDEN, else --default. Every folder below it
  * holding a manifest.json is read generically (its README is the contract):
- * each case of the requested kind runs once per model source (diffusers
+ * each case of the requested kind (or of its sub-kinds: --kind vae runs
+ * vae_decode and vae_encode) runs once per model source (diffusers
  * folder, single files) whose dtype has an expectation, and prints one line:
  *
  *   PASS sd15-tiny/text04 [single-f16] max_abs 3.1e-06 <= 2.5e-05
@@ -20,27 +21,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/safetensors.h"
-#include "paldiff.h"
-
-typedef struct {
-    const char *dir;        /* the manifest's folder          */
-    const char *rel;        /* dir relative to the golden root */
-    JsonObject *manifest;
-} manifest;
-
-typedef struct {
-    const char *name, *dtype;
-    pd_model *model;        /* NULL when it failed to open     */
-    char open_error[1024];
-} source;
+#include "runner.h"
 
 static int passed, failed;
 static const char *only_id;
 
-static void report(int ok, const char *rel, const char *id, const char *src, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void report(int ok, const char *rel, const char *id, const char *src, const char *fmt, ...)
+void report(int ok, const char *rel, const char *id, const char *src, const char *fmt, ...)
 {
     va_list ap;
     printf("%s %s/%s [%s] ", ok ? "PASS" : "FAIL", rel, id, src);
@@ -54,7 +40,7 @@ static void report(int ok, const char *rel, const char *id, const char *src, con
 
 /* ---- case files ------------------------------------------------------ */
 
-static const pd_st_tensor *case_tensor(const pd_safetensors *st, const char *name, pd_st_dtype dtype,
+const pd_st_tensor *case_tensor(const pd_safetensors *st, const char *name, pd_st_dtype dtype,
                                        char *why, size_t cap)
 {
     const pd_st_tensor *t = pd_st_find(st, name);
@@ -68,7 +54,7 @@ static const pd_st_tensor *case_tensor(const pd_safetensors *st, const char *nam
     return NULL;
 }
 
-static double max_abs_diff(const float *a, const float *b, int64_t n)
+double max_abs_diff(const float *a, const float *b, int64_t n)
 {
     double m = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -79,93 +65,67 @@ static double max_abs_diff(const float *a, const float *b, int64_t n)
     return m;
 }
 
-/* ---- kinds --------------------------------------------------------------- */
-
-static void run_tokenizer(const manifest *mf, JsonObject *c, const source *s)
+float *nchw_to_nhwc(const float *x, int B, int C, int H, int W)
 {
-    const char *id = json_object_get_string_member(c, "id");
-    const char *text = json_object_get_string_member(c, "text");
-    JsonArray *want = json_object_get_array_member(c, "ids");
-    int32_t ids[PD_TOKENS];
-    pd_error err;
-    if (pd_tokenize(s->model, text, ids, &err)) {
-        report(0, mf->rel, id, s->name, "%s", err.message);
-        return;
-    }
-    if (json_array_get_length(want) != PD_TOKENS) {
-        report(0, mf->rel, id, s->name, "manifest gives %u ids, expected %d",
-               json_array_get_length(want), PD_TOKENS);
-        return;
-    }
-    for (int i = 0; i < PD_TOKENS; i++) {
-        int64_t w = json_array_get_int_element(want, (guint)i);
-        if (ids[i] != w) {
-            report(0, mf->rel, id, s->name, "id %d is %d, expected %lld", i, ids[i], (long long)w);
-            return;
-        }
-    }
-    report(1, mf->rel, id, s->name, "77 ids exact");
+    float *y = g_new(float, (size_t)B * C * H * W);
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < H * W; p++)
+                y[((size_t)b * H * W + p) * C + c] = x[((size_t)b * C + c) * H * W + p];
+    return y;
 }
 
-static void run_text(const manifest *mf, JsonObject *c, const source *s, const pd_safetensors *st,
-                     double tol)
+float *nhwc_to_nchw(const float *x, int B, int H, int W, int C)
 {
-    const char *id = json_object_get_string_member(c, "id");
-    char why[512];
-    const pd_st_tensor *in = case_tensor(st, "input_ids", PD_ST_I64, why, sizeof why);
-    const pd_st_tensor *want = in ? case_tensor(st, "hidden_states", PD_ST_F32, why, sizeof why) : NULL;
-    if (!want) {
-        report(0, mf->rel, id, s->name, "%s", why);
-        return;
-    }
-    if (in->numel != PD_TOKENS) {
-        report(0, mf->rel, id, s->name, "input_ids has %lld ids", (long long)in->numel);
-        return;
-    }
-    int clip_skip = PD_CLIP_SKIP_NONE;
-    JsonNode *skip = json_object_get_member(c, "clip_skip");
-    if (skip && !JSON_NODE_HOLDS_NULL(skip))
-        clip_skip = (int)json_node_get_int(skip);
+    float *y = g_new(float, (size_t)B * C * H * W);
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < H * W; p++)
+                y[((size_t)b * C + c) * H * W + p] = x[((size_t)b * H * W + p) * C + c];
+    return y;
+}
 
-    int32_t ids[PD_TOKENS], tok[PD_TOKENS];
-    for (int i = 0; i < PD_TOKENS; i++) {
-        int64_t v;
-        memcpy(&v, (const char *)in->data + 8 * i, 8);
-        ids[i] = v < INT32_MIN || v > INT32_MAX ? -1 : (int32_t)v;
-    }
-    /* The case's text must tokenize to its input_ids, then encode to hidden_states. */
-    pd_error err;
-    const char *text = json_object_get_string_member(c, "text");
-    if (pd_tokenize(s->model, text, tok, &err)) {
-        report(0, mf->rel, id, s->name, "tokenizing: %s", err.message);
+void report_diff(const manifest *mf, const char *id, const source *s, const pd_st_tensor *want,
+                 const float *got, int64_t n, double tol)
+{
+    if (want->numel != n) {
+        report(0, mf->rel, id, s->name, "'%s' has %lld values, paldiff gives %lld", want->name,
+               (long long)want->numel, (long long)n);
         return;
     }
-    if (memcmp(tok, ids, sizeof ids)) {
-        report(0, mf->rel, id, s->name, "the text does not tokenize to the case's input_ids");
-        return;
-    }
-    pd_embedding emb;
-    if (pd_encode_ids(s->model, ids, clip_skip, &emb, &err)) {
-        report(0, mf->rel, id, s->name, "%s", err.message);
-        return;
-    }
-    if (want->numel != (int64_t)emb.tokens * emb.width) {
-        report(0, mf->rel, id, s->name, "hidden_states has %lld values, paldiff gives %d × %d",
-               (long long)want->numel, emb.tokens, emb.width);
-    } else {
-        double d = max_abs_diff(emb.data, want->data, want->numel);
-        report(d <= tol, mf->rel, id, s->name, "max_abs %.2g %s %.2g", d, d <= tol ? "<=" : ">", tol);
-    }
-    pd_embedding_free(&emb);
+    double d = max_abs_diff(got, want->data, n);
+    report(d <= tol, mf->rel, id, s->name, "%s max_abs %.2g %s %.2g", want->name, d, d <= tol ? "<=" : ">", tol);
 }
 
 /* ---- walking manifests --------------------------------------------------- */
 
 static const char *requested_kind;
 
-static int kind_supported(const char *kind)
+/* A requested kind runs the cases of that kind and of its sub-kinds:
+ * "vae" runs "vae_decode" and "vae_encode". */
+static int kind_matches(const char *kind)
 {
-    return !strcmp(kind, "tokenizer") || !strcmp(kind, "text");
+    size_t n = strlen(requested_kind);
+    return !strncmp(kind, requested_kind, n) && (kind[n] == '\0' || kind[n] == '_');
+}
+
+/* The kinds with an expected file that this runner can run. */
+static const struct {
+    const char *kind;
+    case_fn run;
+} kinds[] = {
+    {"text", run_text},
+    {"unet", run_unet},
+    {"vae_decode", run_vae_decode},
+    {"vae_encode", run_vae_encode},
+};
+
+static case_fn kind_fn(const char *kind)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++)
+        if (!strcmp(kinds[i].kind, kind))
+            return kinds[i].run;
+    return NULL;
 }
 
 static void open_sources(const manifest *mf, JsonArray *arr, source *src, guint n)
@@ -207,7 +167,8 @@ static void run_case(const manifest *mf, JsonObject *c, const source *s)
     JsonObject *tols = json_object_get_object_member(c, "tol");
     if (!exp || !json_object_has_member(exp, s->dtype))
         return;
-    if (!kind_supported(kind)) {
+    case_fn run = kind_fn(kind);
+    if (!run) {
         report(0, mf->rel, id, s->name, "the runner cannot run '%s' cases yet", kind);
         return;
     }
@@ -223,7 +184,7 @@ static void run_case(const manifest *mf, JsonObject *c, const source *s)
     if (pd_st_open(file, &st, &err)) {
         report(0, mf->rel, id, s->name, "%s", err.message);
     } else {
-        run_text(mf, c, s, st, tol);
+        run(mf, c, s, st, tol);
         pd_st_close(st);
     }
     g_free(file);
@@ -249,7 +210,7 @@ static void run_manifest(const char *root, const char *dir)
     for (guint i = 0; i < ncases; i++) {
         JsonObject *c = json_array_get_object_element(cases, i);
         const char *k = json_object_get_string_member(c, "kind");
-        if (!strcmp(k, requested_kind) && (!only_id || !strcmp(only_id, json_object_get_string_member(c, "id"))))
+        if (kind_matches(k) && (!only_id || !strcmp(only_id, json_object_get_string_member(c, "id"))))
             wanted++;
     }
     if (!wanted)
@@ -257,9 +218,9 @@ static void run_manifest(const char *root, const char *dir)
     if (strcmp(mkind, "model")) { /* rng and scheduler manifests: not runnable yet */
         for (guint i = 0; i < ncases; i++) {
             JsonObject *c = json_array_get_object_element(cases, i);
-            if (!strcmp(json_object_get_string_member(c, "kind"), requested_kind))
+            if (kind_matches(json_object_get_string_member(c, "kind")))
                 report(0, rel, json_object_get_string_member(c, "id"), "-",
-                       "the runner cannot run '%s' cases yet", requested_kind);
+                       "the runner cannot run '%s' cases yet", json_object_get_string_member(c, "kind"));
         }
         goto out;
     }
@@ -269,7 +230,7 @@ static void run_manifest(const char *root, const char *dir)
     open_sources(&mf, srcs, src, nsrc);
     for (guint i = 0; i < ncases; i++) {
         JsonObject *c = json_array_get_object_element(cases, i);
-        if (strcmp(json_object_get_string_member(c, "kind"), requested_kind) ||
+        if (!kind_matches(json_object_get_string_member(c, "kind")) ||
             (only_id && strcmp(only_id, json_object_get_string_member(c, "id"))))
             continue;
         for (guint k = 0; k < nsrc; k++)

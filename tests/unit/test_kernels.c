@@ -1,5 +1,7 @@
-/* test_kernels.c — layer norm, activations and attention: each fast path
- * against its _ref twin on odd shapes, and the _refs against hand values. */
+/* test_kernels.c — layer and group norm, activations, GEGLU and attention:
+ * each fast path against its _ref twin on odd shapes, and the _refs against
+ * hand values. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,8 @@
 #include "check.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
+#include "kernels/attention_internal.h"
+#include "kernels/cpu.h"
 #include "kernels/norm.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -72,7 +76,12 @@ static void test_activations(void)
     pd_activate_ref(PD_ACT_QUICK_GELU, q, 2);
     CHECK(fabsf(q[0] - 1.0f / (1.0f + expf(-1.702f))) < 1e-6f &&
           fabsf(q[1] + 2.0f / (1.0f + expf(3.404f))) < 1e-6f);
-    for (int a = PD_ACT_GELU; a <= PD_ACT_QUICK_GELU; a++) {
+    float si[4] = {2, -3, 0, -100};
+    pd_activate_ref(PD_ACT_SILU, si, 4);
+    /* torch.nn.functional.silu(torch.tensor([2., -3., 0., -100.])) */
+    CHECK(fabsf(si[0] - 1.76159416f) < 1e-6f && fabsf(si[1] + 0.14227763f) < 1e-6f && si[2] == 0 &&
+          si[3] == 0 && !isnan(si[3]));
+    for (int a = PD_ACT_GELU; a <= PD_ACT_SILU; a++) {
         size_t n = 77 * 3072 + 13;
         float *v = randv(n, 6.0f), *w = malloc(n * 4);
         memcpy(w, v, n * 4);
@@ -83,6 +92,122 @@ static void test_activations(void)
     }
 }
 
+static void test_geglu(void)
+{
+    /* Hand value: value 3, gate 1 -> 3 * gelu(1); value -2, gate 0 -> 0. */
+    float h[4] = {3, -2, 1, 0}, o[2];
+    pd_geglu_ref(1, 2, h, o);
+    CHECK(fabsf(o[0] - 3 * 0.84134474f) < 2e-6f && o[1] == 0);
+    int64_t shapes[][2] = {{1, 1}, {7, 13}, {77, 1280}, {4096, 5}, {3, 10240}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int64_t rows = shapes[s][0], n = shapes[s][1];
+        float *in = randv((size_t)(rows * 2 * n), 4.0f);
+        float *r = malloc((size_t)(rows * n) * 4), *f = malloc((size_t)(rows * n) * 4);
+        pd_geglu_ref(rows, n, in, r);
+        pd_geglu(rows, n, in, f);
+        CHECK_MSG(maxdiff(r, f, (size_t)(rows * n)) == 0, "geglu %lldx%lld", (long long)rows,
+                  (long long)n);
+        /* Row r's value j and gate j, checked against the formula directly. */
+        int64_t rr = rows - 1, j = n / 2;
+        float v = in[rr * 2 * n + j], g = in[rr * 2 * n + n + j];
+        CHECK(fabsf(f[rr * n + j] - v * 0.5f * g * (1 + erff(g / sqrtf(2)))) <= 1e-6f * (1 + fabsf(v * g)));
+        free(in), free(r), free(f);
+    }
+}
+
+static void test_group_norm(void)
+{
+    /* Hand values: 2 pixels × 4 channels, 2 groups. Group 0 holds
+     * {1, 3, 5, 7}: mean 4, var 5; group 1 holds {0, 0, 2, 2}: mean 1,
+     * var 1. gamma 2, beta 1 on every channel. */
+    float x[8] = {1, 3, 0, 0, 5, 7, 2, 2}, y[8], two[4] = {2, 2, 2, 2}, one[4] = {1, 1, 1, 1};
+    pd_weight g = {.dtype = PD_F32, .ndim = 1, .shape = {4}, .data = two};
+    pd_weight b = {.dtype = PD_F32, .ndim = 1, .shape = {4}, .data = one};
+    pd_group_norm_ref(1, 2, 4, 2, x, &g, &b, 0, 0, y);
+    const float r5 = 1 / sqrtf(5);
+    const float want[8] = {1 - 6 * r5, 1 - 2 * r5, -1, -1, 1 + 2 * r5, 1 + 6 * r5, 3, 3};
+    int ok = 1;
+    for (int i = 0; i < 8; i++)
+        ok &= fabsf(y[i] - want[i]) < 1e-6f;
+    CHECK_MSG(ok, "group norm hand values");
+    pd_group_norm_ref(1, 2, 4, 2, x, &g, &b, 0, 1, y);
+    ok = 1;
+    for (int i = 0; i < 8; i++)
+        ok &= fabsf(y[i] - want[i] / (1 + expf(-want[i]))) < 1e-6f;
+    CHECK_MSG(ok, "group norm + SiLU hand values");
+
+    /* B, HW, C, groups: the SD shapes scaled down, and odd ones (C/G = 1,
+     * 3, 4, 10, 40; HW = 1, a prime; one image of a lone group). */
+    static const int shapes[][4] = {
+        {2, 64, 320, 32}, {1, 49, 128, 32}, {2, 13, 9, 3}, {1, 1, 7, 7}, {2, 97, 1280, 32},
+        {1, 300, 4, 1}, {3, 17, 96, 32}, {1, 5, 2560, 32}, {2, 1, 64, 16},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int B = shapes[s][0], HW = shapes[s][1], C = shapes[s][2], G = shapes[s][3];
+        size_t n = (size_t)B * HW * C;
+        float *in = randv(n, 3.0f), *gam = randv((size_t)C, 1), *bet = randv((size_t)C, 1);
+        for (size_t i = 0; i < n; i++)
+            in[i] += 5.0f; /* an offset tests the centring */
+        pd_weight gw = {.dtype = PD_F32, .ndim = 1, .shape = {C}, .data = gam};
+        pd_weight bw = {.dtype = PD_F32, .ndim = 1, .shape = {C}, .data = bet};
+        for (int silu = 0; silu < 2; silu++) {
+            float *r = malloc(n * 4), *f = malloc(n * 4), *ip = malloc(n * 4);
+            pd_group_norm_ref(B, HW, C, G, in, &gw, &bw, 1e-6f, silu, r);
+            pd_group_norm(B, HW, C, G, in, &gw, &bw, 1e-6f, silu, f);
+            memcpy(ip, in, n * 4);
+            pd_group_norm(B, HW, C, G, ip, &gw, &bw, 1e-6f, silu, ip);
+            CHECK_MSG(maxdiff(r, f, n) == 0 && maxdiff(r, ip, n) == 0,
+                      "group norm B%d HW%d C%d G%d silu%d", B, HW, C, G, silu);
+            /* The _ref against the formula in double, straight from the
+             * definition (two passes per group). */
+            int cg = C / G;
+            double worst = 0;
+            for (int bi = 0; bi < B; bi++)
+                for (int gi = 0; gi < G; gi++) {
+                    double m = 0, v = 0, cnt = (double)HW * cg;
+                    for (int p = 0; p < HW; p++)
+                        for (int c = gi * cg; c < (gi + 1) * cg; c++)
+                            m += in[((size_t)bi * HW + p) * C + c];
+                    m /= cnt;
+                    for (int p = 0; p < HW; p++)
+                        for (int c = gi * cg; c < (gi + 1) * cg; c++) {
+                            double d = in[((size_t)bi * HW + p) * C + c] - m;
+                            v += d * d;
+                        }
+                    double rstd = 1 / sqrt(v / cnt + 1e-6f);
+                    for (int p = 0; p < HW; p++)
+                        for (int c = gi * cg; c < (gi + 1) * cg; c++) {
+                            size_t i = ((size_t)bi * HW + p) * C + c;
+                            double e = (in[i] - m) * rstd * gam[c] + bet[c];
+                            if (silu)
+                                e = e / (1 + exp(-e));
+                            worst = fmax(worst, fabs(r[i] - e) / (1 + fabs(e)));
+                        }
+                }
+            CHECK_MSG(worst < 4e-6, "group norm B%d HW%d C%d G%d silu%d: %g from the formula", B,
+                      HW, C, G, silu, worst);
+            free(r), free(f), free(ip);
+        }
+        free(in), free(gam), free(bet);
+    }
+}
+
+/* Every path — portable, AVX2, AVX-512 as far as this CPU goes, through
+ * pd_attention_isa — against pd_attention_ref on odd shapes: sizes around
+ * the vector (8, 16), query-block (16, 24, 48) and key-tile (64, 96)
+ * boundaries, head sizes that are not multiples of the micro-tiles, causal
+ * with nq < nk and nq > nk (queries that see no key give zeros), and
+ * padded rows whose padding must stay untouched.
+ *
+ * Tolerance: the paths sum the dot products in another order, fold
+ * scale·log2(e) into q and use a polynomial exp2 (2 ulp), so a score s
+ * comes out with an error of a few ulp of the terms it sums, up to
+ * |s| <= smax = scale·d·max|q|·max|k|. A score error δ scales that key's
+ * weight by about 1 + δ, and the output is a weighted mean of v rows, so
+ * it moves by at most about 2δ·max|v|; summing nk weights adds a few ulp
+ * more. Hence |fast − ref| <= 2·eps·max|v|·(smax + sqrt(nk)) — measured
+ * errors reach a sixth of that (80 eps at smax = 286) — while bugs (a
+ * wrong mask, a lost tile) move outputs by a sizeable fraction of max|v|. */
 static void test_attention(void)
 {
     /* Hand value: one query, two keys with equal scores -> the mean of v. */
@@ -94,29 +219,68 @@ static void test_attention(void)
     pd_attention_ref(1, 2, 2, 2, q2, 2, k2, 2, v2, 2, o2, 2, 1.0f, 1);
     CHECK(o2[0] == 2 && o2[1] == 4);
 
-    struct { int heads; int64_t nq, nk, d; int causal; } cases[] = {
-        {1, 1, 1, 1, 0}, {2, 7, 17, 8, 0}, {12, 77, 77, 64, 1}, {3, 17, 77, 40, 0},
-        {2, 100, 100, 17, 1}, {1, 33, 65, 160, 0}, {2, 130, 129, 64, 1}, {1, 5, 300, 3, 1},
-    };
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        int h = cases[c].heads;
-        int64_t nq = cases[c].nq, nk = cases[c].nk, d = cases[c].d, w = h * d, ld = w + 5;
-        float *q = randv((size_t)(nq * ld), 2), *k = randv((size_t)(nk * ld), 2), *v = randv((size_t)(nk * ld), 1);
-        float *r = calloc((size_t)(nq * ld), 4), *f = calloc((size_t)(nq * ld), 4);
-        float scale = 1.0f / sqrtf((float)d);
-        pd_attention_ref(h, nq, nk, d, q, ld, k, ld, v, ld, r, ld, scale, cases[c].causal);
-        pd_attention(h, nq, nk, d, q, ld, k, ld, v, ld, f, ld, scale, cases[c].causal);
-        double e = maxdiff(r, f, (size_t)(nq * ld));
-        CHECK_MSG(e < 2e-6, "attention h%d nq%lld nk%lld d%lld causal%d: max diff %g", h, (long long)nq,
-                  (long long)nk, (long long)d, cases[c].causal, e);
-        free(q), free(k), free(v), free(r), free(f);
+    static const int64_t sizes[] = {1, 7, 17, 77, 100, 129, 300};
+    static const int64_t dims[] = {1, 3, 8, 17, 40, 64, 80, 160, 512};
+    static const int head_counts[] = {1, 2, 3, 8};
+    const int ns = (int)(sizeof sizes / sizeof *sizes);
+    const float pad = 1234.5f; /* in the padding columns of out: must survive */
+    double worst[3] = {0};     /* error / tolerance, by path */
+    int n = 0, ok[3] = {0};
+    for (size_t di = 0; di < sizeof dims / sizeof *dims; di++) {
+        for (int a = 0; a < ns; a++) {
+            for (int b = 0; b < ns; b++) {
+                for (int causal = 0; causal < 2; causal++, n++) {
+                    int64_t d = dims[di], nq = sizes[a], nk = sizes[b];
+                    /* heads cycle through 1, 2, 3, 8; fewer for the large d (test time) */
+                    int h = head_counts[n % 4];
+                    if (d >= 160 && h > 2)
+                        h = 2;
+                    int64_t w = h * d, ldq = w + 3, ldk = w + 5, ldv = w + 1, ldo = w + 7;
+                    /* every 5th case: peaked scores (a softmax close to a max) */
+                    float qmax = n % 5 ? 2.0f : 16.0f, kmax = 2.0f, vmax = 1.0f;
+                    float *q = randv((size_t)(nq * ldq), qmax), *k = randv((size_t)(nk * ldk), kmax);
+                    float *v = randv((size_t)(nk * ldv), vmax);
+                    float *r = malloc((size_t)(nq * ldo) * 4), *f = malloc((size_t)(nq * ldo) * 4);
+                    float scale = 1.0f / sqrtf((float)d);
+                    double smax = scale * (double)d * qmax * kmax;
+                    double tol = 2 * FLT_EPSILON * vmax * (smax + sqrt((double)nk));
+                    pd_attention_ref(h, nq, nk, d, q, ldq, k, ldk, v, ldv, r, ldo, scale, causal);
+                    for (int isa = PD_ISA_REF; isa <= (int)pd_cpu_isa_supported(); isa++) {
+                        for (int64_t i = 0; i < nq * ldo; i++)
+                            f[i] = pad;
+                        pd_attention_isa((pd_isa)isa, h, nq, nk, d, q, ldq, k, ldk, v, ldv, f,
+                                         ldo, scale, causal);
+                        double e = 0;
+                        int pad_ok = 1;
+                        for (int64_t i = 0; i < nq; i++) {
+                            e = fmax(e, maxdiff(r + i * ldo, f + i * ldo, (size_t)w));
+                            for (int64_t c = w; c < ldo; c++)
+                                pad_ok &= f[i * ldo + c] == pad;
+                        }
+                        worst[isa] = fmax(worst[isa], e / tol);
+                        int good = e <= tol && pad_ok; /* NaN fails too */
+                        ok[isa] += good;
+                        CHECK_MSG(good, "attention %s h%d nq%lld nk%lld d%lld causal%d: max diff %g "
+                                  "(tolerance %g)%s", pd_isa_name((pd_isa)isa), h, (long long)nq,
+                                  (long long)nk, (long long)d, causal, e, tol,
+                                  pad_ok ? "" : ", padding overwritten");
+                    }
+                    free(q), free(k), free(v), free(r), free(f);
+                }
+            }
+        }
     }
+    for (int isa = PD_ISA_REF; isa <= (int)pd_cpu_isa_supported(); isa++)
+        printf("attention %s: %d/%d shapes within tolerance; worst error %.3f of it\n",
+               pd_isa_name((pd_isa)isa), ok[isa], n, worst[isa]);
 }
 
 int main(void)
 {
     test_layer_norm();
     test_activations();
+    test_geglu();
+    test_group_norm();
     test_attention();
     return check_summary("unit-kernels");
 }

@@ -1,0 +1,58 @@
+/* runner.h — what the golden runner's case kinds share (see runner.c).
+ *
+ * Each kind is one function in its own file (run_text.c, run_unet.c,
+ * run_vae.c, ...) registered in runner.c's table; it reads the case's input
+ * and expected tensors from the case file `st`, runs paldiff, and calls
+ * report() exactly once. Single-threaded.
+ */
+#ifndef PD_GOLDEN_RUNNER_H
+#define PD_GOLDEN_RUNNER_H
+
+#include <json-glib/json-glib.h>
+
+#include "io/model.h"
+#include "io/safetensors.h"
+#include "paldiff.h"
+
+typedef struct {
+    const char *dir;        /* the manifest's folder          */
+    const char *rel;        /* dir relative to the golden root */
+    JsonObject *manifest;
+} manifest;
+
+typedef struct {
+    const char *name, *dtype;
+    pd_model *model;        /* NULL when it failed to open     */
+    char open_error[1024];
+} source;
+
+/* One result line: "PASS|FAIL <rel>/<id> [<source>] <details>". */
+void report(int ok, const char *rel, const char *id, const char *src, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* The F32/I64 tensor `name` of a case file, or NULL with the reason in why. */
+const pd_st_tensor *case_tensor(const pd_safetensors *st, const char *name, pd_st_dtype dtype,
+                                char *why, size_t cap);
+
+/* Largest |a − b|; NaN counts as infinitely wrong. */
+double max_abs_diff(const float *a, const float *b, int64_t n);
+
+/* Reports a comparison of got against the case's `want` tensor. */
+void report_diff(const manifest *mf, const char *id, const source *s, const pd_st_tensor *want,
+                 const float *got, int64_t n, double tol);
+
+/* PyTorch's NCHW <-> paldiff's channels-last NHWC; out is a new g_malloc'd array. */
+float *nchw_to_nhwc(const float *x, int B, int C, int H, int W);
+float *nhwc_to_nchw(const float *x, int B, int H, int W, int C);
+
+/* Kinds with an expected file: */
+typedef void (*case_fn)(const manifest *mf, JsonObject *c, const source *s,
+                        const pd_safetensors *st, double tol);
+void run_text(const manifest *mf, JsonObject *c, const source *s, const pd_safetensors *st, double tol);
+void run_unet(const manifest *mf, JsonObject *c, const source *s, const pd_safetensors *st, double tol);
+void run_vae_decode(const manifest *mf, JsonObject *c, const source *s, const pd_safetensors *st, double tol);
+void run_vae_encode(const manifest *mf, JsonObject *c, const source *s, const pd_safetensors *st, double tol);
+/* Tokenizer cases carry their answer in the manifest. */
+void run_tokenizer(const manifest *mf, JsonObject *c, const source *s);
+
+#endif
