@@ -131,7 +131,8 @@ void pd_model_get_info(const pd_model *model, pd_model_info *info);
 #define PD_TOKENS 77            /* CLIP's context: BOS + at most 75 + EOS, padded */
 #define PD_CLIP_SKIP_NONE (-1)
 
-/* Tokenizes `prompt` (UTF-8; invalid bytes are an error) as the model's CLIP
+/* Tokenizes `prompt` (UTF-8, at most 16 KiB; invalid bytes or a longer
+ * prompt are PD_E_ARG) as the model's CLIP
  * tokenizer does: cleaned, lower-cased, BPE, BOS/EOS, truncated and padded
  * to PD_TOKENS as the model family pads. */
 pd_status pd_tokenize(const pd_model *model, const char *prompt,

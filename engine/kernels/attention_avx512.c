@@ -73,7 +73,7 @@ INLINE void scores_block(const int NV, const float *qt, const float *k, int64_t 
         }
     }
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const int masked = j0 + R - 1 > lim;
+    const int masked = j0 + kr - 1 > lim; /* is any key here hidden from column 0? */
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
         if (r >= kr)

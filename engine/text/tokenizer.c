@@ -549,8 +549,14 @@ pd_status pd_tokenizer_encode(const pd_tokenizer *t, const char *text, int32_t i
     if (!t || !text || !ids)
         return pd_fail(err, PD_E_ARG, "pd_tokenizer_encode: %s is NULL",
                        !t ? "the tokenizer" : !text ? "the prompt" : "ids");
+    /* CLIP reads 75 tokens; cleaning is superlinear on crafted text (ftfy peels
+     * one "&amp;" per round), so a bound keeps every prompt under a second. */
+    size_t len = strnlen(text, PD_PROMPT_MAX_BYTES + 1);
+    if (len > PD_PROMPT_MAX_BYTES)
+        return pd_fail(err, PD_E_ARG, "prompt: longer than %d bytes; CLIP reads only its first 75 "
+                       "tokens, so shorten it", PD_PROMPT_MAX_BYTES);
     const char *bad;
-    if (!g_utf8_validate(text, -1, &bad))
+    if (!g_utf8_validate(text, (gssize)len, &bad))
         return pd_fail(err, PD_E_ARG, "prompt: not valid UTF-8 (byte %td, 0x%02X); pass the text as UTF-8",
                        bad - text, (unsigned)(guint8)*bad);
     char *clean = pd_text_clean(text);

@@ -27,6 +27,9 @@ typedef struct pd_tokenizer pd_tokenizer;
 pd_status pd_tokenizer_load(const char *dir, pd_tokenizer **out, pd_error *err);
 void pd_tokenizer_free(pd_tokenizer *tok);
 
+/* The longest prompt accepted, in bytes (PD_E_ARG beyond). */
+#define PD_PROMPT_MAX_BYTES 16384
+
 /* Encodes UTF-8 `text` (invalid UTF-8 is PD_E_ARG) into exactly PD_TOKENS ids. */
 pd_status pd_tokenizer_encode(const pd_tokenizer *tok, const char *text,
                               int32_t ids[PD_TOKENS], pd_error *err);

@@ -36,6 +36,8 @@ for manifest in "$golden"/*/manifest.json; do
     expect 1 "no tokenizer found" "$paldiff" encode-prompt "$single" "a red fox"
   done
   expect 1 "not valid UTF-8" "$paldiff" encode-prompt "$dir/diffusers" "$(printf 'bad \377')"
+  expect 1 "longer than 16384 bytes" "$paldiff" encode-prompt "$dir/diffusers" "$(head -c 20000 /dev/zero | tr '\0' a)"
+  expect 0 "embedding: \[1, 77, " "$paldiff" encode-prompt "$dir/diffusers" "$(head -c 10000 /dev/zero | tr '\0' a)"
   expect 1 "clip_skip 99" "$paldiff" encode-prompt --clip-skip 99 "$dir/diffusers" "a fox"
   expect 1 "expected epsilon or v" "$paldiff" inspect --prediction x "$dir/diffusers"
 done
