@@ -1,10 +1,10 @@
 /* attention.c — pd_attention: path choice, tiles, online softmax, threads;
  * and pd_attention_ref, the specification.
  *
- * One task is one head and one block of bq queries (attention_internal.h
- * has the scratch layout). It transposes its queries once, then walks the
- * keys the block can see in tiles of 64 (a last tile of up to 95, so that
- * nk = 77 is one tile):
+ * A task is one head and up to NB_MAX blocks of bq queries (48 with
+ * AVX-512; attention_internal.h has the layout). It transposes its queries
+ * once, then walks the keys its blocks can see in tiles of 128 keys (64
+ * for d > 160; see BK_SMALL_D), and for each tile and block:
  *
  *   scores:  s = Q_blk · K_tileᵀ, −inf where causally masked; tile maximum
  *   softmax: m_new = max(m, tile max); p = 2^(s − m_new); l = l·2^(m − m_new) + Σ p
@@ -17,13 +17,13 @@
  * Scratch: one buffer per pool thread, allocated on the thread's first
  * task and reused by every later call, bounded by the tile sizes only:
  *
- *   (2·MAX_D·BQ_MAX + BK_MAX·BQ_MAX + 4·BQ_MAX) floats
- *   = 53 952 floats = 211 KiB per thread, whatever nq, nk and heads.
+ *   (4·MAX_D·BQ_MAX + BK_MAX·BQ_MAX + (2 + 2·NB_MAX)·BQ_MAX) floats
+ *   = 108 000 floats = 422 KiB per thread, whatever nq, nk and heads.
  *
- * For d <= 80 a task's working set — qt and ot (15 KiB at d = 40 and
- * bq = 48) plus the score tile (12 KiB) — sits in a 32-48 KiB L1; at
- * d = 512 qt and ot live in L2. K and V rows stream from L2/L3: tasks of
- * one head are numbered together, so the threads share them.
+ * At d = 40 a block's qt and ot take 15 KiB and the score tile 24 KiB, so
+ * the kernels run mostly from L1; at d = 512 qt and ot live in L2. K and V rows
+ * stream from L2/L3; tasks of one head are numbered together, so the
+ * threads share them.
  */
 #include "kernels/attention.h"
 
@@ -183,8 +183,15 @@ const pd_attn_kernel pd_attn_kernel_ref = {
  * corrections are used by one block at a time and shared. */
 enum {
     NB_MAX = 4,
+    /* Keys per tile: 128 up to d = 160 (measured 2-5 % faster than 64:
+     * fewer passes over ot), 64 beyond, so that at d = 512 a K and V tile
+     * pair (256 KiB) fits in L2 beside the blocks; a last tile takes up to
+     * half a tile more rather than leave a sliver (nk = 77: one tile). */
+    BK_SMALL_D = 128,
+    BK_LARGE_D = 64,
+    BK_MAX = BK_SMALL_D * 3 / 2,
     QO_FLOATS = 2 * 2 * PD_ATTENTION_MAX_D * PD_ATTN_BQ_MAX,
-    S_FLOATS = PD_ATTN_BK_MAX * PD_ATTN_BQ_MAX,
+    S_FLOATS = BK_MAX * PD_ATTN_BQ_MAX,
     VEC_FLOATS = PD_ATTN_BQ_MAX,
     SCRATCH_FLOATS = QO_FLOATS + S_FLOATS + (2 + 2 * NB_MAX) * VEC_FLOATS,
 };
@@ -229,11 +236,23 @@ typedef struct {
     int64_t nb;       /* blocks per task                            */
     int64_t tasks;    /* tasks per head: ceil(qblocks / nb)         */
     int64_t stride;   /* floats per qt (and per ot) in the QO area   */
+    int bk;           /* keys per tile                              */
     const float *q, *k, *v;
     float *out;
     float qmul; /* scale · log2(e): scores come out in base-2 units */
     int causal;
 } attn_job;
+
+/* Asks for rows [0, n) of a matrix, columns [0, d), to be brought into the
+ * cache ahead of use. */
+static void prefetch_rows(const float *p, int64_t ld, int64_t n, int64_t d)
+{
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t c = 0; c < d; c += 16)
+            __builtin_prefetch(p + i * ld + c);
+        __builtin_prefetch(p + i * ld + d - 1);
+    }
+}
 
 static void attn_task(void *ctx, int64_t task, int thread)
 {
@@ -254,8 +273,7 @@ static void attn_task(void *ctx, int64_t task, int thread)
         nqb[b] = jb->nq - i0 < bq ? (int)(jb->nq - i0) : bq;
         kend[b] = visible(i0 + nqb[b] - 1, jb->nq, jb->nk, jb->causal);
         int w = (nqb[b] + kn->lanes - 1) / kn->lanes * kn->lanes; /* columns computed */
-        float *qt = qo + 2 * b * jb->stride, *ot = qt + jb->stride;
-        kn->pack_q(jb->q + i0 * jb->ldq + h * d, jb->ldq, nqb[b], d, jb->qmul, qt);
+        float *ot = qo + (2 * b + 1) * jb->stride;
         for (int64_t c = 0; c < rows; c++)
             for (int i = 0; i < w; i++)
                 ot[c * bq + i] = 0.0f;
@@ -266,24 +284,29 @@ static void attn_task(void *ctx, int64_t task, int thread)
     /* Later blocks see at least as many keys as earlier ones. */
     for (int64_t j0 = 0; j0 < kend[nb - 1];) {
         int64_t left = kend[nb - 1] - j0;
-        int bk = left < PD_ATTN_BK_MAX ? (int)left : PD_ATTN_BK;
+        int bk = left < jb->bk + jb->bk / 2 ? (int)left : jb->bk;
         const float *kt = jb->k + j0 * jb->ldk + h * d, *vt = jb->v + j0 * jb->ldv + h * d;
-        /* The V rows are first needed after the scores and the softmax
-         * (thousands of cycles away): ask for them now. Their stride
-         * defeats the hardware prefetchers at the start of each tile.
-         * (Prefetching the next tile's K rows measured slower.) */
-        for (int j = 0; j < bk; j++) {
-            const float *vj = vt + j * jb->ldv;
-            for (int64_t c = 0; c < d; c += 16)
-                __builtin_prefetch(vj + c);
-            __builtin_prefetch(vj + d - 1);
-        }
+        /* The tile's V rows are first needed after the scores and the
+         * softmax, thousands of cycles from now: ask for them already
+         * (2 % faster at d = 40; asking for the next tile's K rows here
+         * measured slower). */
+        prefetch_rows(vt, jb->ldv, bk, d);
         for (int b = 0; b < nb; b++) {
             if (j0 >= kend[b])
                 continue;
             int n = kend[b] - j0 < bk ? (int)(kend[b] - j0) : bk;
             float *qt = qo + 2 * b * jb->stride, *ot = qt + jb->stride;
             float *mb = m + b * VEC_FLOATS, *lb = l + b * VEC_FLOATS;
+            if (j0 == 0) {
+                /* Each block's queries are packed just before its first
+                 * tile, while the next block's rows are on their way:
+                 * packing all blocks first left each waiting on memory,
+                 * 3 % of the time at nk = 77. */
+                int64_t i0 = (b0 + b) * bq;
+                kn->pack_q(jb->q + i0 * jb->ldq + h * d, jb->ldq, nqb[b], d, jb->qmul, qt);
+                if (b + 1 < nb)
+                    prefetch_rows(jb->q + (i0 + bq) * jb->ldq + h * d, jb->ldq, nqb[b + 1], d);
+            }
             /* Key j0 + j is visible to query i0 + i iff j <= i + lim; lim >= n - 1
              * masks nothing, and j0 < kend[b] keeps lim > -bq. */
             int64_t lim = jb->causal ? (b0 + b) * bq + (jb->nk - jb->nq) - j0 : n;
@@ -345,6 +368,7 @@ void pd_attention_isa(pd_isa isa, int heads, int64_t nq, int64_t nk, int64_t d,
     while (jb.nb > 1 && heads * ((jb.qblocks + jb.nb - 1) / jb.nb) < 4 * pd_threads())
         jb.nb--;
     jb.tasks = (jb.qblocks + jb.nb - 1) / jb.nb;
+    jb.bk = d <= 160 ? BK_SMALL_D : BK_LARGE_D;
     pthread_once(&scratch_once, scratch_init);
     pd_parallel_for(heads * jb.tasks, attn_task, &jb);
 }

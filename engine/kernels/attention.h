@@ -9,9 +9,10 @@
  * decoder mask of CLIP's text encoder when nq == nk).
  *
  * pd_attention walks keys in tiles with an online softmax (running maximum
- * and sum, flash-attention style), one task per (head, block of queries)
- * on the thread pool. Scratch: on each task's stack, a block of scores and a
- * block of outputs — O(d) per query, independent of nk; d must not exceed
+ * and sum, flash-attention style), one task per (head, up to 4 blocks of
+ * queries) on the thread pool, with AVX-512 or AVX2 kernels where the CPU
+ * has them. Scratch: one buffer per pool thread, allocated on first use and
+ * kept, bounded by the tile sizes (422 KiB), whatever nq and nk; d must not exceed
  * PD_ATTENTION_MAX_D (callers check head sizes when loading). pd_attention_ref is the
  * specification: one full row of scores per query, then softmax, then the
  * weighted sum; single-threaded.

@@ -37,8 +37,8 @@ INLINE __m256 exp2_neg(__m256 x)
     p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(PD_EXP2_C2));
     p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(PD_EXP2_C1));
     p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(PD_EXP2_C0));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    __m256i biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23)));
 }
 
 /* ---- scores ------------------------------------------------------------ */
@@ -154,13 +154,14 @@ INLINE void pv_block(const int NV, const int TAIL, const float *p, int bk, const
         for (int w = 0; w < NV; w++)
             acc[r][w] = _mm256_mul_ps(_mm256_loadu_ps(ot + (c0 + r) * BQ + L * w),
                                       _mm256_loadu_ps(corr + L * w));
-    for (int j = 0; j < bk; j++, p += BQ, v += ldv) {
+    for (int j = 0; j < bk; j++, p += BQ) {
+        const float *vj = v + j * ldv; /* (no pointer past the last row) */
         __m256 pv[3];
         for (int w = 0; w < NV; w++)
             pv[w] = _mm256_loadu_ps(p + L * w);
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            __m256 b = _mm256_broadcast_ss(v + co[r]);
+            __m256 b = _mm256_broadcast_ss(vj + co[r]);
             for (int w = 0; w < NV; w++)
                 acc[r][w] = _mm256_fmadd_ps(b, pv[w], acc[r][w]);
         }

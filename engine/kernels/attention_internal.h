@@ -34,10 +34,8 @@
 #include "kernels/attention.h"
 #include "kernels/cpu.h"
 
-/* Bounds over every kernel table below (they size the scratch). */
+/* Bound over every kernel table below (it sizes the scratch). */
 #define PD_ATTN_BQ_MAX 48
-#define PD_ATTN_BK 64                           /* keys per tile ...            */
-#define PD_ATTN_BK_MAX (PD_ATTN_BK * 3 / 2)     /* ... a last one up to 96      */
 
 /* 2^f on [−1/2, 1/2]: a degree-5 polynomial through the 6 Chebyshev nodes
  * (fitted here in long double; relative error 2.2e-7, about 2 ulp, below

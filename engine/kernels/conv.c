@@ -18,18 +18,19 @@
  * Scratch: one patch buffer of rows × ld floats (ld = K rounded up to 16,
  * so each row starts on a cache line) with ROW_ALIGN ≤ rows ≤ PATCH_BYTES /
  * (4·ld): at most 16 MiB for any K up to 349 525 (Stable Diffusion's
- * largest is 2560·9 = 23 040, 182 rows a tile), plus C zeros for taps in
+ * largest is 2560·9 = 23 040, 180 rows a tile), plus C zeros for taps in
  * the padding. It is kept for the process (see `patch`). If it cannot be
  * had, tiles halve; only a failure at ROW_ALIGN rows aborts.
  *
  * Why 16 MiB and not less: every pd_gemm call packs all of W again (once
  * per thread when the tile splits by rows), reading it from memory, so
- * small tiles multiply that work; 16 MiB makes a 64×64×320 layer six tiles
- * (the plain GEMM packs W six times too). Measured with
- * 2 threads, F32, AVX-512 (CPU time, conv / plain GEMM of the same
- * [P, K] × [O, K]ᵀ): 4 MiB tiles 1.28-1.42, 8 MiB 1.15-1.23, 16 MiB
- * 1.02-1.13, 32 MiB 1.02-1.13. A pd_gemm that packed X panels straight
- * from the image would need no patch buffer at all.
+ * small tiles multiply that work (16 MiB: a 64×64×320 layer at B = 2 is
+ * six tiles, W packed 12 times against the plain GEMM's 6). Zen 5, 2 threads,
+ * F32, conv time / plain pd_gemm time on the same [P, K] × [O, K]ᵀ, UNet
+ * shapes: 4 MiB tiles 1.27-1.41, 16 MiB 1.05-1.15, 32 MiB no better.
+ * Where O is small (the VAE's 128 channels) the gather itself, bound by
+ * memory bandwidth, costs 15-25 %. A pd_gemm that packed X panels straight
+ * from the image would need neither the patch buffer nor the extra packs.
  *
  * A 1×1 stride-1 unpadded convolution is one GEMM on x itself (NHWC is
  * already X̂).
@@ -101,10 +102,14 @@ static inline void store4(float *p, v4 v) { memcpy(p, &v, sizeof v); }
 /* r[i] = (a[0][i], a[1][i], a[2][i], a[3][i]): a 4×4 transpose. */
 static inline void transpose4(v4 a0, v4 a1, v4 a2, v4 a3, v4 r[4])
 {
-    v4 t0 = __builtin_shufflevector(a0, a1, 0, 4, 1, 5), t1 = __builtin_shufflevector(a0, a1, 2, 6, 3, 7);
-    v4 t2 = __builtin_shufflevector(a2, a3, 0, 4, 1, 5), t3 = __builtin_shufflevector(a2, a3, 2, 6, 3, 7);
-    r[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5), r[1] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-    r[2] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5), r[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+    v4 t0 = __builtin_shufflevector(a0, a1, 0, 4, 1, 5); /* a0[0] a1[0] a0[1] a1[1] */
+    v4 t1 = __builtin_shufflevector(a0, a1, 2, 6, 3, 7); /* a0[2] a1[2] a0[3] a1[3] */
+    v4 t2 = __builtin_shufflevector(a2, a3, 0, 4, 1, 5);
+    v4 t3 = __builtin_shufflevector(a2, a3, 2, 6, 3, 7);
+    r[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+    r[1] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+    r[2] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+    r[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
 }
 
 /* Channels c..c+3 of nine taps into dst[0..36): channel c + i's taps 0-3
@@ -278,7 +283,8 @@ void pd_conv2d_ref(int B, int H, int W, int C, const float *x, const pd_weight *
                                 int64_t ix = ox * stride - pad[1] + kx;
                                 if (iy < 0 || iy >= H || ix < 0 || ix >= W)
                                     continue;
-                                s += x[((b * H + iy) * W + ix) * C + c] * wr[(c * kh + ky) * kw + kx];
+                                s += x[((b * H + iy) * W + ix) * C + c] *
+                                     wr[(c * kh + ky) * kw + kx];
                             }
                     s += bo;
                     float *out = y + ((b * g.Ho + oy) * g.Wo + ox) * O + o;

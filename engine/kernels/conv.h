@@ -15,7 +15,11 @@
  * pd_conv2d gathers the patches of a tile of output pixels at a time (rows
  * × C·kh·kw floats, bounded — never the whole image's im2col) and multiplies
  * each tile with pd_gemm. pd_conv2d_ref is the specification: the direct
- * six-deep loop, single-threaded. Calls must not overlap (they share the pool).
+ * six-deep loop, single-threaded. A 2-D weight [O, C] counts as 1×1.
+ *
+ * Scratch: one patch buffer for the process, at most 16 MiB (or 12 rows of
+ * C·kh·kw floats, if that is more), allocated on first use and kept.
+ * Calls from several threads take turns (they share it and the pool).
  */
 #ifndef PD_CONV_H
 #define PD_CONV_H

@@ -36,8 +36,10 @@ static void resize_rows(const resize_job *j, int64_t r0, int64_t r1)
         int oy = (int)(r % j->Ho);
         const float *src = j->x + (b * j->H + src_index(oy, j->H, j->Ho)) * j->W * j->C;
         float *dst = j->y + r * j->Wo * j->C;
-        for (int ox = 0; ox < j->Wo; ox++)
-            memcpy(dst + (int64_t)ox * j->C, src + (int64_t)src_index(ox, j->W, j->Wo) * j->C, bytes);
+        for (int ox = 0; ox < j->Wo; ox++) {
+            int sx = src_index(ox, j->W, j->Wo);
+            memcpy(dst + (int64_t)ox * j->C, src + (int64_t)sx * j->C, bytes);
+        }
     }
 }
 

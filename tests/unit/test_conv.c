@@ -154,7 +154,8 @@ static void test_conv_shapes(void)
             .B = 1 + (int)(frand() + 1.0f) % 2 + (i == 7), .H = 1 + (int)((frand() + 1) * 9),
             .W = 1 + (int)((frand() + 1) * 9), .C = 1 + (int)((frand() + 1) * 40),
             .O = 1 + (int)((frand() + 1) * 40), .k = i % 4 ? 3 : 1, .stride = 1 + i % 2,
-            .dtype = (pd_dtype)(i % 3 == 0 ? PD_F16 : PD_F32), .bias = i % 2, .accumulate = i % 3 == 1,
+            .dtype = (pd_dtype)(i % 3 == 0 ? PD_F16 : PD_F32), .bias = i % 2,
+            .accumulate = i % 3 == 1,
         };
         if (c.k == 3)
             for (int e = 0; e < 4; e++)
@@ -176,8 +177,8 @@ static void test_conv_shapes(void)
          .dtype = PD_F32, .bias = 1, .accumulate = 1},
         {.B = 1, .H = 33, .W = 31, .C = 64, .O = 64, .k = 3, .stride = 2, .pad = {0, 0, 1, 1},
          .dtype = PD_F32, .bias = 1},
-        {.B = 2, .H = 17, .W = 19, .C = 96, .O = 40, .k = 1, .stride = 1, .dtype = PD_F32, .bias = 1,
-         .accumulate = 1},
+        {.B = 2, .H = 17, .W = 19, .C = 96, .O = 40, .k = 1, .stride = 1, .dtype = PD_F32,
+         .bias = 1, .accumulate = 1},
     };
     for (size_t i = 0; i < sizeof big / sizeof *big; i++)
         run_case(&big[i]);
@@ -214,7 +215,8 @@ static void test_conv_hand(void)
     pd_weight wc = {.dtype = PD_F32, .ndim = 4, .shape = {C, C, 3, 3}, .data = wk};
     pd_weight bc = {.dtype = PD_F32, .ndim = 1, .shape = {C}, .data = bk};
     for (int fast = 0; fast < 2; fast++) {
-        (fast ? pd_conv2d : pd_conv2d_ref)(1, H, W, C, xi, &wc, &bc, 1, (int[4]){1, 1, 1, 1}, yo, 0);
+        (fast ? pd_conv2d : pd_conv2d_ref)(1, H, W, C, xi, &wc, &bc, 1, (int[4]){1, 1, 1, 1}, yo,
+                                           0);
         int ok = 1;
         for (int oy = 0; oy < H; oy++)
             for (int ox = 0; ox < W; ox++)
@@ -234,7 +236,8 @@ static void test_conv_hand(void)
         x4[i] = (float)i;
     pd_weight w1 = {.dtype = PD_F32, .ndim = 4, .shape = {1, 1, 3, 3}, .data = ones};
     for (int fast = 0; fast < 2; fast++) {
-        (fast ? pd_conv2d : pd_conv2d_ref)(1, 4, 4, 1, x4, &w1, NULL, 2, (int[4]){0, 0, 1, 1}, y4, 0);
+        (fast ? pd_conv2d : pd_conv2d_ref)(1, 4, 4, 1, x4, &w1, NULL, 2, (int[4]){0, 0, 1, 1}, y4,
+                                           0);
         /* (0,0): rows 0-2 × cols 0-2 = 45; (0,1): cols 2-3 = 2+3+6+7+10+11 = 39;
          * (1,0): rows 2-3 × cols 0-2 = 8+9+10+12+13+14 = 66; (1,1): 10+11+14+15 = 50. */
         CHECK_MSG(y4[0] == 45 && y4[1] == 39 && y4[2] == 66 && y4[3] == 50,

@@ -110,7 +110,8 @@ static void test_geglu(void)
         /* Row r's value j and gate j, checked against the formula directly. */
         int64_t rr = rows - 1, j = n / 2;
         float v = in[rr * 2 * n + j], g = in[rr * 2 * n + n + j];
-        CHECK(fabsf(f[rr * n + j] - v * 0.5f * g * (1 + erff(g / sqrtf(2)))) <= 1e-6f * (1 + fabsf(v * g)));
+        float want = v * 0.5f * g * (1 + erff(g / sqrtf(2)));
+        CHECK(fabsf(f[rr * n + j] - want) <= 1e-6f * (1 + fabsf(v * g)));
         free(in), free(r), free(f);
     }
 }
@@ -137,10 +138,13 @@ static void test_group_norm(void)
     CHECK_MSG(ok, "group norm + SiLU hand values");
 
     /* B, HW, C, groups: the SD shapes scaled down, and odd ones (C/G = 1,
-     * 3, 4, 10, 40; HW = 1, a prime; one image of a lone group). */
+     * 3, 4, 10, 40; HW = 1, a prime; one image of a lone group). HW·C
+     * of 97·1280 and the last two span several statistics chunks (3, 8
+     * and 17 per image). */
     static const int shapes[][4] = {
         {2, 64, 320, 32}, {1, 49, 128, 32}, {2, 13, 9, 3}, {1, 1, 7, 7}, {2, 97, 1280, 32},
         {1, 300, 4, 1}, {3, 17, 96, 32}, {1, 5, 2560, 32}, {2, 1, 64, 16},
+        {1, 4099, 64, 32}, {2, 6007, 96, 24},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         int B = shapes[s][0], HW = shapes[s][1], C = shapes[s][2], G = shapes[s][3];
@@ -194,10 +198,11 @@ static void test_group_norm(void)
 
 /* Every path — portable, AVX2, AVX-512 as far as this CPU goes, through
  * pd_attention_isa — against pd_attention_ref on odd shapes: sizes around
- * the vector (8, 16), query-block (16, 24, 48) and key-tile (64, 96)
- * boundaries, head sizes that are not multiples of the micro-tiles, causal
- * with nq < nk and nq > nk (queries that see no key give zeros), and
- * padded rows whose padding must stay untouched.
+ * the vector (8, 16), query-block (16, 24, 48) and key-tile (64 or 128,
+ * and the longer last tile) boundaries, head sizes that are not multiples of the micro-tiles, causal
+ * with nq < nk and nq > nk (queries that see no key give zeros), tasks
+ * of several query blocks (8 heads of 300 queries, with up to 4 threads),
+ * and padded rows whose padding must stay untouched.
  *
  * Tolerance: the paths sum the dot products in another order, fold
  * scale·log2(e) into q and use a polynomial exp2 (2 ulp), so a score s
@@ -231,10 +236,10 @@ static void test_attention(void)
             for (int b = 0; b < ns; b++) {
                 for (int causal = 0; causal < 2; causal++, n++) {
                     int64_t d = dims[di], nq = sizes[a], nk = sizes[b];
-                    /* heads cycle through 1, 2, 3, 8; fewer for the large d (test time) */
+                    /* heads cycle through 1, 2, 3, 8; one for the large d (test time) */
                     int h = head_counts[n % 4];
-                    if (d >= 160 && h > 2)
-                        h = 2;
+                    if (d >= 160)
+                        h = 1;
                     int64_t w = h * d, ldq = w + 3, ldk = w + 5, ldv = w + 1, ldo = w + 7;
                     /* every 5th case: peaked scores (a softmax close to a max) */
                     float qmax = n % 5 ? 2.0f : 16.0f, kmax = 2.0f, vmax = 1.0f;
@@ -253,12 +258,15 @@ static void test_attention(void)
                         double e = 0;
                         int pad_ok = 1;
                         for (int64_t i = 0; i < nq; i++) {
-                            e = fmax(e, maxdiff(r + i * ldo, f + i * ldo, (size_t)w));
+                            for (int64_t c = 0; c < w; c++) {
+                                double dd = fabs((double)r[i * ldo + c] - f[i * ldo + c]);
+                                e = dd <= e ? e : dd; /* a NaN sticks */
+                            }
                             for (int64_t c = w; c < ldo; c++)
                                 pad_ok &= f[i * ldo + c] == pad;
                         }
-                        worst[isa] = fmax(worst[isa], e / tol);
-                        int good = e <= tol && pad_ok; /* NaN fails too */
+                        worst[isa] = e / tol > worst[isa] ? e / tol : worst[isa];
+                        int good = e <= tol && pad_ok;
                         ok[isa] += good;
                         CHECK_MSG(good, "attention %s h%d nq%lld nk%lld d%lld causal%d: max diff %g "
                                   "(tolerance %g)%s", pd_isa_name((pd_isa)isa), h, (long long)nq,
