@@ -16,6 +16,8 @@ typedef struct cli_model_args {
     char *tokenizer, *config, *prediction;
 } cli_model_args;
 
+/* Frees the strings option parsing filled in. */
+void cli_model_args_clear(cli_model_args *a);
 /* GOptionEntry rows for cli_model_args (static storage, NULL-terminated). */
 const void *cli_model_entries(cli_model_args *a);
 /* Opens MODEL with those options; prints the error and returns NULL on failure. */

@@ -25,13 +25,14 @@ int cmd_encode_prompt(int argc, char **argv)
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     if (!cli_parse(&argc, &argv, "MODEL TEXT", "Tokenize and encode a prompt as the UNet sees it.",
-                   cli_model_entries(&a), more))
-        return 2;
-    if (argc != 3) {
-        fprintf(stderr, "usage: paldiff encode-prompt [OPTIONS] MODEL TEXT\n");
+                   cli_model_entries(&a), more) || argc != 3) {
+        if (argc != 3)
+            fprintf(stderr, "usage: paldiff encode-prompt [OPTIONS] MODEL TEXT\n");
+        cli_model_args_clear(&a);
         return 2;
     }
     pd_model *m = cli_open_model(argv[1], &a);
+    cli_model_args_clear(&a);
     if (!m)
         return 1;
     pd_embedding e;

@@ -17,13 +17,14 @@ int cmd_inspect(int argc, char **argv)
 {
     cli_model_args a = {0};
     if (!cli_parse(&argc, &argv, "MODEL", "Describe a diffusers folder or a single-file checkpoint.",
-                   cli_model_entries(&a), NULL))
-        return 2;
-    if (argc != 2) {
-        fprintf(stderr, "usage: paldiff inspect [OPTIONS] MODEL\n");
+                   cli_model_entries(&a), NULL) || argc != 2) {
+        if (argc != 2)
+            fprintf(stderr, "usage: paldiff inspect [OPTIONS] MODEL\n");
+        cli_model_args_clear(&a);
         return 2;
     }
     pd_model *m = cli_open_model(argv[1], &a);
+    cli_model_args_clear(&a);
     if (!m)
         return 1;
     pd_model_info in;

@@ -63,6 +63,13 @@ const void *cli_model_entries(cli_model_args *a)
     return e;
 }
 
+void cli_model_args_clear(cli_model_args *a)
+{
+    g_clear_pointer(&a->tokenizer, g_free);
+    g_clear_pointer(&a->config, g_free);
+    g_clear_pointer(&a->prediction, g_free);
+}
+
 pd_model *cli_open_model(const char *path, const cli_model_args *a)
 {
     pd_model_options o = {.tokenizer_dir = a->tokenizer, .config_dir = a->config};

@@ -33,13 +33,9 @@ void run_text(const manifest *mf, JsonObject *c, const source *s, const pd_safet
                      double tol)
 {
     const char *id = json_object_get_string_member(c, "id");
-    char why[512];
-    const pd_st_tensor *in = case_tensor(st, "input_ids", PD_ST_I64, why, sizeof why);
-    const pd_st_tensor *want = in ? case_tensor(st, "hidden_states", PD_ST_F32, why, sizeof why) : NULL;
-    if (!want) {
-        report(0, mf->rel, id, s->name, "%s", why);
+    const pd_st_tensor *in, *want;
+    if (!case_tensors(mf, id, s, st, "input_ids", PD_ST_I64, &in, "hidden_states", PD_ST_F32, &want, NULL))
         return;
-    }
     if (in->numel != PD_TOKENS) {
         report(0, mf->rel, id, s->name, "input_ids has %lld ids", (long long)in->numel);
         return;

@@ -5,15 +5,10 @@
 void run_unet(const manifest *mf, JsonObject *c, const source *s, const pd_safetensors *st, double tol)
 {
     const char *id = json_object_get_string_member(c, "id");
-    char why[512];
-    const pd_st_tensor *sample = case_tensor(st, "sample", PD_ST_F32, why, sizeof why);
-    const pd_st_tensor *t = sample ? case_tensor(st, "timestep", PD_ST_F32, why, sizeof why) : NULL;
-    const pd_st_tensor *ctx = t ? case_tensor(st, "encoder_hidden_states", PD_ST_F32, why, sizeof why) : NULL;
-    const pd_st_tensor *want = ctx ? case_tensor(st, "out", PD_ST_F32, why, sizeof why) : NULL;
-    if (!want) {
-        report(0, mf->rel, id, s->name, "%s", why);
+    const pd_st_tensor *sample, *t, *ctx, *want;
+    if (!case_tensors(mf, id, s, st, "sample", PD_ST_F32, &sample, "timestep", PD_ST_F32, &t,
+                      "encoder_hidden_states", PD_ST_F32, &ctx, "out", PD_ST_F32, &want, NULL))
         return;
-    }
     if (sample->ndim != 4 || ctx->ndim != 3 || t->numel != 1 || want->ndim != 4) {
         report(0, mf->rel, id, s->name, "unexpected tensor shapes in the case file");
         return;

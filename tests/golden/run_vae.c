@@ -31,13 +31,9 @@ void run_vae_decode(const manifest *mf, JsonObject *c, const source *s, const pd
                     double tol)
 {
     const char *id = json_object_get_string_member(c, "id");
-    char why[512];
-    const pd_st_tensor *lat = case_tensor(st, "latents", PD_ST_F32, why, sizeof why);
-    const pd_st_tensor *want = lat ? case_tensor(st, "image", PD_ST_F32, why, sizeof why) : NULL;
-    if (!want) {
-        report(0, mf->rel, id, s->name, "%s", why);
+    const pd_st_tensor *lat, *want;
+    if (!case_tensors(mf, id, s, st, "latents", PD_ST_F32, &lat, "image", PD_ST_F32, &want, NULL))
         return;
-    }
     pd_vae *vae = load(mf, id, s);
     if (!vae)
         return;
@@ -73,14 +69,10 @@ void run_vae_encode(const manifest *mf, JsonObject *c, const source *s, const pd
                     double tol)
 {
     const char *id = json_object_get_string_member(c, "id");
-    char why[512];
-    const pd_st_tensor *image = case_tensor(st, "image", PD_ST_F32, why, sizeof why);
-    const pd_st_tensor *mean = image ? case_tensor(st, "mean", PD_ST_F32, why, sizeof why) : NULL;
-    const pd_st_tensor *logvar = mean ? case_tensor(st, "logvar", PD_ST_F32, why, sizeof why) : NULL;
-    if (!logvar) {
-        report(0, mf->rel, id, s->name, "%s", why);
+    const pd_st_tensor *image, *mean, *logvar;
+    if (!case_tensors(mf, id, s, st, "image", PD_ST_F32, &image, "mean", PD_ST_F32, &mean,
+                      "logvar", PD_ST_F32, &logvar, NULL))
         return;
-    }
     pd_vae *vae = load(mf, id, s);
     if (!vae)
         return;

@@ -40,18 +40,25 @@ void report(int ok, const char *rel, const char *id, const char *src, const char
 
 /* ---- case files ------------------------------------------------------ */
 
-const pd_st_tensor *case_tensor(const pd_safetensors *st, const char *name, pd_st_dtype dtype,
-                                       char *why, size_t cap)
+int case_tensors(const manifest *mf, const char *id, const source *s, const pd_safetensors *st, ...)
 {
-    const pd_st_tensor *t = pd_st_find(st, name);
-    if (!t)
-        snprintf(why, cap, "%s: no tensor '%s'", pd_st_path(st), name);
-    else if (t->dtype != dtype)
-        snprintf(why, cap, "%s: '%s' is %s, expected %s", pd_st_path(st), name,
-                 pd_st_dtype_name(t->dtype), pd_st_dtype_name(dtype));
-    else
-        return t;
-    return NULL;
+    va_list ap;
+    va_start(ap, st);
+    const char *name;
+    int ok = 1;
+    while (ok && (name = va_arg(ap, const char *))) {
+        pd_st_dtype dtype = va_arg(ap, pd_st_dtype);
+        const pd_st_tensor **out = va_arg(ap, const pd_st_tensor **);
+        *out = pd_st_find(st, name);
+        if (!*out)
+            report(0, mf->rel, id, s->name, "%s: no tensor '%s'", pd_st_path(st), name);
+        else if ((*out)->dtype != dtype)
+            report(0, mf->rel, id, s->name, "%s: '%s' is %s, expected %s", pd_st_path(st), name,
+                   pd_st_dtype_name((*out)->dtype), pd_st_dtype_name(dtype));
+        ok = *out && (*out)->dtype == dtype;
+    }
+    va_end(ap);
+    return ok;
 }
 
 double max_abs_diff(const float *a, const float *b, int64_t n)

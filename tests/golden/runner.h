@@ -30,9 +30,10 @@ typedef struct {
 void report(int ok, const char *rel, const char *id, const char *src, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* The F32/I64 tensor `name` of a case file, or NULL with the reason in why. */
-const pd_st_tensor *case_tensor(const pd_safetensors *st, const char *name, pd_st_dtype dtype,
-                                char *why, size_t cap);
+/* Finds the named tensors of a case file: (name, dtype, &pointer) triples,
+ * then NULL. Returns 1 when all are there with their dtypes; else reports
+ * the case failed (naming the tensor) and returns 0. */
+int case_tensors(const manifest *mf, const char *id, const source *s, const pd_safetensors *st, ...);
 
 /* Largest |a − b|; NaN counts as infinitely wrong. */
 double max_abs_diff(const float *a, const float *b, int64_t n);
