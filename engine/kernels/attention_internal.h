@@ -33,20 +33,10 @@
 
 #include "kernels/attention.h"
 #include "kernels/cpu.h"
+#include "kernels/vmath.h" /* PD_EXP2_C*: the exp2 polynomial */
 
 /* Bound over every kernel table below (it sizes the scratch). */
 #define PD_ATTN_BQ_MAX 48
-
-/* 2^f on [−1/2, 1/2]: a degree-5 polynomial through the 6 Chebyshev nodes
- * (fitted here in long double; relative error 2.2e-7, about 2 ulp, below
- * the rounding of the scores it is applied to). Shared by every path so
- * they agree with each other. */
-#define PD_EXP2_C0 0x1.000002p+0f
-#define PD_EXP2_C1 0x1.62e43p-1f
-#define PD_EXP2_C2 0x1.ebf906p-3f
-#define PD_EXP2_C3 0x1.c6af6cp-5f
-#define PD_EXP2_C4 0x1.3d107p-7f
-#define PD_EXP2_C5 0x1.5f089p-10f
 
 /* Scores of keys [0, bk) of the tile (k: key 0's row for this head, row
  * stride ldk) against qt, into s; tmax[i] = their maximum for column i.

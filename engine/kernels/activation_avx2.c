@@ -1,0 +1,3 @@
+/* The element-wise fast paths compiled for avx2 (engine/meson.build sets the flags). */
+#define PD_VM_TABLE pd_vm_kernels_avx2
+#include "kernels/activation_simd.h"
