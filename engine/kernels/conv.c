@@ -1,96 +1,53 @@
-/* conv.c — pd_conv2d as GEMM over bounded tiles of gathered patches.
+/* conv.c — pd_conv2d as an implicit GEMM: X packed straight from the image.
  *
  * A kh×kw convolution is Y[P, O] = X̂[P, K] · Wᵀ with P = B·Ho·Wo output
  * pixels and K = C·kh·kw: row p of X̂ holds the input values under output
- * pixel p's window. The row is laid out in the weight's own column order
- * (c major, then ky, then kx), so pd_gemm uses W's rows as they are and
- * packing/decoding stays in one place (DESIGN.md §3).
+ * pixel p's window, in the weight's own column order (c major, then ky,
+ * then kx), so pd_gemm uses W's rows as they are and packing/decoding stays
+ * in one place (DESIGN.md §3).
  *
- * X̂ is never built for the whole image. Output pixels (numbered over
- * B·Ho·Wo, which is also Y's row order) are taken a tile at a time:
+ * X̂ is never built, not even a tile of it. pd_gemm's blocking asks its X
+ * provider (gemm_internal.h) for one mr × kc micro-panel at a time, and
+ * pack_patches below writes that panel from the NHWC image directly: W is
+ * packed once per task as for any GEMM, and the image is read N / nc times
+ * (once per column tile), each value landing in L1 where the micro-kernel
+ * reads it. The earlier design gathered 16 MiB patch tiles and called
+ * pd_gemm per tile: every call re-packed all of W, and writing and
+ * re-reading the patches cost 15-35 % on top of the GEMM.
  *
- *   for each tile of `rows` output pixels:
- *     gather X̂[tile] into the patch buffer     (pool tasks, a few rows each)
- *     pd_gemm(rows, O, K, patch, ..., Y + p0·O)   (its own pool job)
- *
- * The two steps cannot overlap: pd_gemm must not run inside a pool task.
- *
- * Scratch: one patch buffer of rows × ld floats (ld = K rounded up to 16,
- * so each row starts on a cache line) with ROW_ALIGN ≤ rows ≤ PATCH_BYTES /
- * (4·ld): at most 16 MiB for any K up to 349 525 (Stable Diffusion's
- * largest is 2560·9 = 23 040, 180 rows a tile), plus C zeros for taps in
- * the padding. It is kept for the process (see `patch`). If it cannot be
- * had, tiles halve; only a failure at ROW_ALIGN rows aborts.
- *
- * Why 16 MiB and not less: every pd_gemm call packs all of W again (once
- * per thread when the tile splits by rows), reading it from memory, so
- * small tiles multiply that work (16 MiB: a 64×64×320 layer at B = 2 is
- * six tiles, W packed 12 times against the plain GEMM's 6). Zen 5, 2 threads,
- * F32, conv time / plain pd_gemm time on the same [P, K] × [O, K]ᵀ, UNet
- * shapes: 4 MiB tiles 1.27-1.41, 16 MiB 1.05-1.15, 32 MiB no better.
- * Where O is small (the VAE's 128 channels) the gather itself, bound by
- * memory bandwidth, costs 15-25 %. A pd_gemm that packed X panels straight
- * from the image would need neither the patch buffer nor the extra packs.
+ * With up = 1 the image read is the 2H × 2W nearest upsampling of x (pixel
+ * (y, x) is x's (y >> 1, x >> 1)), which the decoders' upsamplers convolve:
+ * the ×4 larger image is never stored either.
  *
  * A 1×1 stride-1 unpadded convolution is one GEMM on x itself (NHWC is
  * already X̂).
+ *
+ * Scratch: C floats of zeros per call (the source of taps in the padding).
  */
 #include "kernels/conv.h"
 
 #include <assert.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/conv_internal.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_internal.h"
-#include "kernels/pool.h"
+#include "kernels/resize.h"
+#include "kernels/stats.h"
 
-#define PATCH_BYTES (16 << 20)
-/* Tile rows are a multiple of every micro-kernel's mr (4, 6, 12), so only a
- * call's last tile has a partial micro-panel. */
-#define ROW_ALIGN 12
-/* Floats one gather task writes: enough to hide the hand-off. */
-#define GATHER_FLOATS 16384
 /* Most taps a window may have (kh·kw): sizes the pointer table on the stack. */
 #define MAX_TAPS 64
 
-/* The patch buffer, kept for the process and grown on demand (to at most
- * the bound above): fresh memory each call costs a page fault per 4 KiB,
- * which measured as long as the gather itself. The lock makes concurrent
- * callers take turns, as they would in the pool anyway. */
-static struct {
-    pthread_mutex_t lock;
-    float *buf;
-    size_t floats;
-} patch = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-/* Makes patch.buf hold at least `floats`; 0 when that cannot be had (the
- * old buffer is then gone too, so a smaller request starts afresh). */
-static int patch_reserve(size_t floats)
-{
-    if (patch.floats >= floats)
-        return 1;
-    free(patch.buf);
-    patch.buf = aligned_alloc(64, floats * sizeof(float));
-    patch.floats = patch.buf ? floats : 0;
-    return patch.buf != NULL;
-}
-
+/* The image as pd_gemm's X provider sees it (output pixels × K). */
 typedef struct {
-    int H, W, C, kh, kw, stride, top, left, Ho, Wo;
     const float *x;
     const float *zeros;   /* C zeros: the source of a tap in the padding */
-    float *patch;         /* rows × ld */
-    int64_t ld;
-    int64_t p0, rows;     /* this tile: output pixels [p0, p0 + rows) */
-    int64_t rows_per_task;
-} gather_job;
-
-typedef struct {
-    int64_t Ho, Wo, K;
-} conv_geom;
+    int H, W, C;          /* x's size (before upsampling) */
+    int kh, kw, stride, top, left, Ho, Wo;
+    int up;               /* 1: read x upsampled ×2 (nearest) */
+} conv_src;
 
 /* Four floats as one value: GCC and Clang vector extensions, which lower
  * to SSE on any x86-64 and to NEON on ARM, so this file needs no ISA
@@ -112,69 +69,89 @@ static inline void transpose4(v4 a0, v4 a1, v4 a2, v4 a3, v4 r[4])
     r[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
 }
 
-/* Channels c..c+3 of nine taps into dst[0..36): channel c + i's taps 0-3
- * and 4-7 are row i of two 4×4 transposes, tap 8 a scalar. 9 loads and
- * 12 stores instead of 36 + 36: twice the speed of the scalar loop
- * (0.09 against 0.2 ns a float on Zen 5), which matters where the layer
- * has few outputs per gathered value (O = 128 in the VAE). */
-static inline void transpose9(const float *const tap[9], int c, float *restrict dst)
+/* Columns [ka, kb) of the panel, one value at a time: the ends of a k
+ * range that do not cover whole blocks of four channels. */
+static float *pack_scalar(const float *const tap[][PD_GEMM_MR_MAX], int mr, int taps,
+                          int64_t ka, int64_t kb, float *restrict dst)
 {
-    v4 r[4], s[4];
-    transpose4(load4(tap[0] + c), load4(tap[1] + c), load4(tap[2] + c), load4(tap[3] + c), r);
-    transpose4(load4(tap[4] + c), load4(tap[5] + c), load4(tap[6] + c), load4(tap[7] + c), s);
-    for (int i = 0; i < 4; i++) {
-        store4(dst + 9 * i, r[i]);
-        store4(dst + 9 * i + 4, s[i]);
-        dst[9 * i + 8] = tap[8][c + i];
+    for (int64_t k = ka; k < kb; k++) {
+        int64_t c = k / taps;
+        int t = (int)(k % taps);
+        for (int i = 0; i < mr; i++)
+            *dst++ = tap[t][i][c];
     }
+    return dst;
 }
 
-/* One row of X̂: output pixel p's window in (c, ky, kx) order. */
-static void gather_row(const gather_job *j, int64_t p, float *restrict dst)
+/* The X provider: micro-panel rows [m0, m0 + m) × columns [k0, k0 + kc).
+ *
+ * NHWC has c fastest and the weight has it slowest, so this is a transpose.
+ * First each row's window is resolved into one pointer per tap (its input
+ * pixel's C channels, or zeros): mr·taps pointers for mr·kc values, so the
+ * divisions and bounds tests cost nothing per value. Then, for four
+ * channels at a time, each tap of four rows is 4 loads, a 4×4 transpose
+ * and 4 stores (four k columns of the panel): about one instruction per
+ * value, about what the micro-kernel spends on each when O is the VAE's
+ * 128. */
+static void pack_patches(const pd_gemm_x *X, const pd_gemm_kernel *kern, int64_t m0, int m,
+                         int64_t k0, int64_t kc, float *restrict dst)
 {
-    const int64_t per_image = (int64_t)j->Ho * j->Wo;
-    const int64_t b = p / per_image, r = p % per_image;
-    const int oy = (int)(r / j->Wo), ox = (int)(r % j->Wo);
-    const int taps = j->kh * j->kw, C = j->C;
+    const conv_src *s = X->ctx;
+    const int mr = kern->mr, taps = s->kh * s->kw, up = s->up;
+    const int Hv = s->H << up, Wv = s->W << up;   /* the image convolved */
+    const int64_t per_image = (int64_t)s->Ho * s->Wo;
+    const float *tap[MAX_TAPS][PD_GEMM_MR_MAX];
 
-    /* Each tap points at its input pixel's C channels, or at zeros. */
-    const float *tap[MAX_TAPS];
-    for (int ky = 0; ky < j->kh; ky++) {
-        int iy = oy * j->stride - j->top + ky;
-        for (int kx = 0; kx < j->kw; kx++) {
-            int ix = ox * j->stride - j->left + kx;
-            int inside = iy >= 0 && iy < j->H && ix >= 0 && ix < j->W;
-            tap[ky * j->kw + kx] = inside ? j->x + ((b * j->H + iy) * j->W + ix) * C : j->zeros;
+    for (int i = 0; i < mr; i++) {
+        if (i >= m) {
+            for (int t = 0; t < taps; t++)
+                tap[t][i] = s->zeros;
+            continue;
+        }
+        int64_t p = m0 + i, b = p / per_image, r = p % per_image;
+        int oy = (int)(r / s->Wo), ox = (int)(r % s->Wo);
+        for (int ky = 0; ky < s->kh; ky++) {
+            int iy = oy * s->stride - s->top + ky;
+            for (int kx = 0; kx < s->kw; kx++) {
+                int ix = ox * s->stride - s->left + kx;
+                int inside = iy >= 0 && iy < Hv && ix >= 0 && ix < Wv;
+                tap[ky * s->kw + kx][i] =
+                    inside ? s->x + ((b * s->H + (iy >> up)) * s->W + (ix >> up)) * s->C
+                           : s->zeros;
+            }
         }
     }
 
-    /* NHWC has c fastest, the weight has it slowest: a transpose of
-     * taps × C, for 3×3 in blocks of 4 channels (see transpose9). */
-    if (taps == 9) {
-        int c = 0;
-        for (; c + 4 <= C; c += 4, dst += 36)
-            transpose9(tap, c, dst);
-        for (; c < C; c++, dst += 9)
-            for (int t = 0; t < 9; t++)
-                dst[t] = tap[t][c];
-    } else if (taps == 1) {
-        memcpy(dst, tap[0], (size_t)C * sizeof *dst);
-    } else {
-        for (int c = 0; c < C; c++)
-            for (int t = 0; t < taps; t++)
-                dst[c * taps + t] = tap[t][c];
+    /* Blocks of four channels (4·taps columns) start at multiples of
+     * 4·taps; the columns before the first and after the last go one by
+     * one. */
+    const int64_t block = 4 * (int64_t)taps, k1 = k0 + kc;
+    int64_t kb = (k0 + block - 1) / block * block;
+    if (kb > k1)
+        kb = k1;
+    dst = pack_scalar(tap, mr, taps, k0, kb, dst);
+    for (; kb + block <= k1; kb += block, dst += block * mr) {
+        const int64_t c = kb / taps;
+        for (int t = 0; t < taps; t++) {
+            int i = 0;
+            for (; i + 4 <= mr; i += 4) {
+                v4 r[4];
+                transpose4(load4(tap[t][i] + c), load4(tap[t][i + 1] + c),
+                           load4(tap[t][i + 2] + c), load4(tap[t][i + 3] + c), r);
+                for (int j = 0; j < 4; j++)
+                    store4(dst + ((int64_t)j * taps + t) * mr + i, r[j]);
+            }
+            for (; i < mr; i++) /* mr = 6: rows 4 and 5 */
+                for (int j = 0; j < 4; j++)
+                    dst[((int64_t)j * taps + t) * mr + i] = tap[t][i][c + j];
+        }
     }
+    pack_scalar(tap, mr, taps, kb, k1, dst);
 }
 
-static void gather_task(void *ctx, int64_t task, int thread)
-{
-    (void)thread;
-    const gather_job *j = ctx;
-    int64_t r0 = task * j->rows_per_task;
-    int64_t r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
-    for (int64_t r = r0; r < r1; r++)
-        gather_row(j, j->p0 + r, j->patch + r * j->ld);
-}
+typedef struct {
+    int64_t Ho, Wo, K;
+} conv_geom;
 
 /* kh, kw of a conv weight; a 2-D [O, C] weight is a 1×1 kernel. */
 static void kernel_size(const pd_weight *w, int *kh, int *kw)
@@ -196,10 +173,12 @@ static conv_geom geometry(int H, int W, int C, const pd_weight *w, int stride, c
                        pd_conv_out(W, kw, stride, pad[1], pad[3]), (int64_t)C * kh * kw};
 }
 
-void pd_conv2d(int B, int H, int W, int C, const float *x, const pd_weight *w,
-               const pd_weight *bias, int stride, const int pad[4], float *y, int accumulate)
+void pd_conv2d_isa(pd_isa isa, int up, int B, int H, int W, int C, const float *x,
+                   const pd_weight *w, const pd_weight *bias, int stride, const int pad[4],
+                   float *y, int accumulate)
 {
-    const conv_geom g = geometry(H, W, C, w, stride, pad);
+    assert(up == 0 || up == 1);
+    const conv_geom g = geometry(H << up, W << up, C, w, stride, pad);
     const int64_t O = pd_weight_rows(w), P = B * g.Ho * g.Wo, K = g.K;
     int kh, kw;
     kernel_size(w, &kh, &kw);
@@ -207,52 +186,46 @@ void pd_conv2d(int B, int H, int W, int C, const float *x, const pd_weight *w,
     if (P <= 0 || O <= 0)
         return;
 
-    if (kh == 1 && kw == 1 && stride == 1 && !pad[0] && !pad[1] && !pad[2] && !pad[3]) {
-        pd_gemm(P, O, K, x, C, w, bias, y, O, accumulate);
+    if (!up && kh == 1 && kw == 1 && stride == 1 && !pad[0] && !pad[1] && !pad[2] && !pad[3]) {
+        pd_gemm_isa(isa, P, O, K, x, C, w, bias, y, O, accumulate);
         return;
     }
 
-    /* Tile rows: as many as the bound allows, then evened out over the
-     * tiles so the last one is not a sliver (each tile packs W again). */
-    const int64_t ld = (K + 15) / 16 * 16;
-    int64_t max_rows = PATCH_BYTES / (ld * (int64_t)sizeof(float)) / ROW_ALIGN * ROW_ALIGN;
-    if (max_rows < ROW_ALIGN)
-        max_rows = ROW_ALIGN;
-    pthread_mutex_lock(&patch.lock);
-    int64_t rows;
-    for (;;) {
-        int64_t tiles = (P + max_rows - 1) / max_rows;
-        rows = (P + tiles - 1) / tiles;
-        rows = (rows + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
-        if (rows > P)
-            rows = P;
-        if (patch_reserve((size_t)(rows * ld) + (size_t)(C + 15) / 16 * 16))
-            break;
-        if (max_rows <= ROW_ALIGN) {
-            fprintf(stderr, "paldiff: out of memory for a conv patch buffer (%lld floats)\n",
-                    (long long)(rows * ld));
-            abort();
-        }
-        max_rows = max_rows / 2 / ROW_ALIGN * ROW_ALIGN;
-        if (max_rows < ROW_ALIGN)
-            max_rows = ROW_ALIGN;
+    float *zeros = calloc((size_t)C, sizeof *zeros);
+    if (!zeros) {
+        fprintf(stderr, "paldiff: out of memory in pd_conv2d (%d floats)\n", C);
+        abort();
     }
-    float *buf = patch.buf, *zeros = buf + rows * ld;
-    memset(zeros, 0, (size_t)C * sizeof *zeros);
-
-    gather_job j = {
-        .H = H, .W = W, .C = C, .kh = kh, .kw = kw, .stride = stride,
-        .top = pad[0], .left = pad[1], .Ho = (int)g.Ho, .Wo = (int)g.Wo,
-        .x = x, .zeros = zeros, .patch = buf, .ld = ld,
-        .rows_per_task = GATHER_FLOATS / ld > 0 ? GATHER_FLOATS / ld : 1,
+    const conv_src s = {
+        .x = x, .zeros = zeros, .H = H, .W = W, .C = C, .kh = kh, .kw = kw, .stride = stride,
+        .top = pad[0], .left = pad[1], .Ho = (int)g.Ho, .Wo = (int)g.Wo, .up = up,
     };
-    for (int64_t p0 = 0; p0 < P; p0 += rows) {
-        j.p0 = p0;
-        j.rows = P - p0 < rows ? P - p0 : rows;
-        pd_parallel_for((j.rows + j.rows_per_task - 1) / j.rows_per_task, gather_task, &j);
-        pd_gemm(j.rows, O, K, buf, ld, w, bias, y + p0 * O, O, accumulate);
-    }
-    pthread_mutex_unlock(&patch.lock);
+    const pd_gemm_x src = {.pack = pack_patches, .ctx = &s};
+    pd_gemm_x_isa(isa, P, O, K, &src, w, bias, y, O, accumulate);
+    free(zeros);
+}
+
+/* The FLOPs pd_gemm would count for the same product. */
+static void count_flops(int up, int B, int H, int W, int C, const pd_weight *w, int stride,
+                        const int pad[4])
+{
+    const conv_geom g = geometry(H << up, W << up, C, w, stride, pad);
+    pd_flops_add(2 * (uint64_t)B * (uint64_t)(g.Ho * g.Wo) * (uint64_t)pd_weight_rows(w) *
+                 (uint64_t)g.K);
+}
+
+void pd_conv2d(int B, int H, int W, int C, const float *x, const pd_weight *w,
+               const pd_weight *bias, int stride, const int pad[4], float *y, int accumulate)
+{
+    count_flops(0, B, H, W, C, w, stride, pad);
+    pd_conv2d_isa(pd_cpu_isa(), 0, B, H, W, C, x, w, bias, stride, pad, y, accumulate);
+}
+
+void pd_conv2d_up2(int B, int H, int W, int C, const float *x, const pd_weight *w,
+                   const pd_weight *bias, int stride, const int pad[4], float *y, int accumulate)
+{
+    count_flops(1, B, H, W, C, w, stride, pad);
+    pd_conv2d_isa(pd_cpu_isa(), 1, B, H, W, C, x, w, bias, stride, pad, y, accumulate);
 }
 
 void pd_conv2d_ref(int B, int H, int W, int C, const float *x, const pd_weight *w,
@@ -292,4 +265,19 @@ void pd_conv2d_ref(int B, int H, int W, int C, const float *x, const pd_weight *
                 }
     }
     free(wr);
+}
+
+void pd_conv2d_up2_ref(int B, int H, int W, int C, const float *x, const pd_weight *w,
+                       const pd_weight *bias, int stride, const int pad[4], float *y,
+                       int accumulate)
+{
+    const size_t n = (size_t)B * (size_t)(2 * H) * (size_t)(2 * W) * (size_t)C;
+    float *u = malloc((n ? n : 1) * sizeof *u);
+    if (!u) {
+        fprintf(stderr, "paldiff: out of memory in pd_conv2d_up2_ref\n");
+        abort();
+    }
+    pd_upsample_nearest(B, H, W, C, x, 2 * H, 2 * W, u);
+    pd_conv2d_ref(B, 2 * H, 2 * W, C, u, w, bias, stride, pad, y, accumulate);
+    free(u);
 }

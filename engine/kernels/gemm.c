@@ -8,6 +8,8 @@
  *       pack W[n0:n1, k:k+kc] → wp          nc × kc floats: stays in L2
  *       for each mr rows of the tile:
  *         pack X[rows, k:k+kc] → xp         mr × kc floats: stays in L1
+ *                                           (by X's provider: a matrix, or
+ *                                           a conv's image, gemm_internal.h)
  *         for each nr columns of the tile:
  *           micro-kernel: Y[mr × nr] (+)= xp · wp-panel, streaming wp from L2
  *
@@ -59,8 +61,7 @@ typedef struct {
     const pd_gemm_kernel *kern;
     pd_gemm_pack_w_fn pack_w;        /* NULL: pack_w_portable */
     int64_t M, N, K;
-    const float *X;
-    int64_t ldx;
+    const pd_gemm_x *X;
     const pd_weight *W, *bias;
     float *Y;
     int64_t ldy;
@@ -109,6 +110,17 @@ static void pack_x_portable(const float *x, int64_t ldx, int m, int mr, int64_t 
     for (int i = 0; i < mr; i++)
         for (int64_t k = 0; k < kc; k++)
             dst[k * mr + i] = i < m ? x[i * ldx + k] : 0.0f;
+}
+
+/* The provider for a plain matrix X (pd_gemm): the ISA's packer. */
+static void pack_matrix(const pd_gemm_x *X, const pd_gemm_kernel *kern, int64_t m0, int m,
+                        int64_t k0, int64_t kc, float *dst)
+{
+    const float *x = X->mat + m0 * X->ld + k0;
+    if (kern->pack_x)
+        kern->pack_x(x, X->ld, m, kc, dst);
+    else
+        pack_x_portable(x, X->ld, m, kern->mr, kc, dst);
 }
 
 /* Any dtype, one row at a time through pd_weight_read: the reference for
@@ -174,11 +186,8 @@ static void gemm_task(void *ctx, int64_t task, int thread)
 
         for (int64_t i = m0; i < m1; i += mr) {
             int m = m1 - i < mr ? (int)(m1 - i) : mr;
-            const float *x = jb->X + i * jb->ldx + k0;
-            if (kern->pack_x)
-                kern->pack_x(x, jb->ldx, m, kc, xp);
-            else
-                pack_x_portable(x, jb->ldx, m, mr, kc, xp);
+            jb->X->pack(jb->X, kern, i, m, k0, kc, xp);
+            const float *x = jb->X->mat ? jb->X->mat + i * jb->X->ld + k0 : NULL;
             /* The next panel's rows, shared out among this panel's calls. */
             int next_rows = m1 - i - mr < mr ? (int)(m1 - i - mr) : mr;
             int64_t calls = (n + nr - 1) / nr, call = 0;
@@ -186,7 +195,8 @@ static void gemm_task(void *ctx, int64_t task, int thread)
                 int r0 = next_rows > 0 ? (int)(call * next_rows / calls) : 0;
                 int r1 = next_rows > 0 ? (int)((call + 1) * next_rows / calls) : 0;
                 call++;
-                pd_gemm_prefetch pf = {r1 > r0 ? x + (mr + r0) * jb->ldx : NULL, jb->ldx, r1 - r0};
+                pd_gemm_prefetch pf = {x && r1 > r0 ? x + (mr + r0) * jb->X->ld : NULL,
+                                       jb->X->ld, r1 - r0};
                 float *y = jb->Y + i * jb->ldy + n0 + j;
                 const float *w = wp + j * kc; /* panel j / nr: (j / nr)·kc·nr floats in */
                 const float *b = tile_bias ? tile_bias + j : NULL;
@@ -264,13 +274,13 @@ static const pd_gemm_kernel *kernel_for(pd_isa isa)
     return &pd_gemm_kernel_ref;
 }
 
-void pd_gemm_isa(pd_isa isa, int64_t M, int64_t N, int64_t K, const float *X, int64_t ldx,
-                 const pd_weight *W, const pd_weight *bias, float *Y, int64_t ldy,
-                 int accumulate)
+void pd_gemm_x_isa(pd_isa isa, int64_t M, int64_t N, int64_t K, const pd_gemm_x *X,
+                   const pd_weight *W, const pd_weight *bias, float *Y, int64_t ldy,
+                   int accumulate)
 {
     assert(pd_weight_rows(W) == N && pd_weight_cols(W) == K);
     assert(!bias || pd_weight_numel(bias) == N);
-    assert(ldx >= K && ldy >= N);
+    assert(ldy >= N && X->pack);
     if (M <= 0 || N <= 0)
         return;
     if (K <= 0) { /* an empty dot product: Y (+)= bias */
@@ -286,7 +296,7 @@ void pd_gemm_isa(pd_isa isa, int64_t M, int64_t N, int64_t K, const float *X, in
 
     gemm_job jb = {
         .kern = kernel_for(isa),
-        .M = M, .N = N, .K = K, .X = X, .ldx = ldx, .W = W, .bias = bias,
+        .M = M, .N = N, .K = K, .X = X, .W = W, .bias = bias,
         .Y = Y, .ldy = ldy, .accumulate = accumulate,
     };
     assert(jb.kern->mr <= PD_GEMM_MR_MAX && jb.kern->nr <= PD_GEMM_NR_MAX &&
@@ -303,6 +313,15 @@ void pd_gemm_isa(pd_isa isa, int64_t M, int64_t N, int64_t K, const float *X, in
         return;
     }
     pd_parallel_for(jb.tm * jb.tn, gemm_task, &jb);
+}
+
+void pd_gemm_isa(pd_isa isa, int64_t M, int64_t N, int64_t K, const float *X, int64_t ldx,
+                 const pd_weight *W, const pd_weight *bias, float *Y, int64_t ldy,
+                 int accumulate)
+{
+    assert(ldx >= K);
+    const pd_gemm_x src = {.pack = pack_matrix, .mat = X, .ld = ldx};
+    pd_gemm_x_isa(isa, M, N, K, &src, W, bias, Y, ldy, accumulate);
 }
 
 void pd_gemm(int64_t M, int64_t N, int64_t K, const float *X, int64_t ldx,

@@ -77,6 +77,23 @@ static inline void pd_gemm_read_bias(const pd_weight *bias, int64_t n0, int64_t 
         pd_weight_read(bias, n0 + i, 0, 1, dst + i);
 }
 
+/* Where X comes from. pd_gemm's X is a matrix; a convolution's X is the
+ * patches of an image, which its provider packs straight from the image
+ * (conv.c), so no patch matrix ever exists. pack writes rows [m0, m0 + m)
+ * (1 <= m <= kern->mr) and columns [k0, k0 + kc) of the virtual X[M, K]
+ * into dst as one kc × kern->mr micro-panel (xp above), rows m.. zero. It
+ * runs inside pool tasks, on several threads at once. */
+typedef struct pd_gemm_x pd_gemm_x;
+struct pd_gemm_x {
+    void (*pack)(const pd_gemm_x *x, const pd_gemm_kernel *kern, int64_t m0, int m,
+                 int64_t k0, int64_t kc, float *dst);
+    const void *ctx;      /* the provider's own description of X */
+    /* A plain matrix (row stride ld), or NULL: only matrices get the
+     * prefetch hints of pd_gemm_prefetch. */
+    const float *mat;
+    int64_t ld;
+};
+
 extern const pd_gemm_kernel pd_gemm_kernel_ref;
 extern const pd_gemm_kernel pd_gemm_kernel_avx2;
 extern const pd_gemm_kernel pd_gemm_kernel_avx512;
@@ -86,5 +103,11 @@ extern const pd_gemm_kernel pd_gemm_kernel_avx512;
 void pd_gemm_isa(pd_isa isa, int64_t M, int64_t N, int64_t K, const float *X, int64_t ldx,
                  const pd_weight *W, const pd_weight *bias, float *Y, int64_t ldy,
                  int accumulate);
+
+/* The same product with X from a provider: what pd_gemm_isa runs, with a
+ * matrix provider. Does not count FLOPs (the caller does). */
+void pd_gemm_x_isa(pd_isa isa, int64_t M, int64_t N, int64_t K, const pd_gemm_x *X,
+                   const pd_weight *W, const pd_weight *bias, float *Y, int64_t ldy,
+                   int accumulate);
 
 #endif

@@ -560,7 +560,11 @@ pd_status pd_unet_forward(const pd_unet *u, int B, int h, int w, const float *sa
                 memcpy(x, y, sizeof(float) * (size_t)(px * cx));
             }
         }
-        if (i < nb - 1) { /* nearest to the next skip's size, then a conv */
+        if (i < nb - 1 && hl[l - 1] == 2 * hl[l] && wl[l - 1] == 2 * wl[l]) {
+            /* nearest ×2 and the conv in one, the upsampled image unstored */
+            pd_conv2d_up2(B, hl[l], wl[l], cx, x, &u->up_w[i], &u->up_b[i], 1, pad1, y, 0);
+            memcpy(x, y, sizeof(float) * (size_t)B * hl[l - 1] * wl[l - 1] * cx);
+        } else if (i < nb - 1) { /* nearest to the next skip's (odd) size, then a conv */
             pd_upsample_nearest(B, hl[l], wl[l], cx, x, hl[l - 1], wl[l - 1], y);
             pd_conv2d(B, hl[l - 1], wl[l - 1], cx, y, &u->up_w[i], &u->up_b[i], 1, pad1, x, 0);
         }

@@ -23,7 +23,6 @@
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
-#include "kernels/resize.h"
 
 #define VAE_MAX_BLOCKS 8       /* = the length of pd_vae_config.block_channels */
 #define VAE_MAX_LAYERS 8       /* layers_per_block; the decoder runs one more  */
@@ -563,18 +562,20 @@ static int downsample_forward(const vae_level *L, act *x)
     return conv_step(x, &L->resample_w, &L->resample_b, x->C, 3, 2, pad);
 }
 
-/* Upsample2D: nearest ×2, then a 3×3 conv with padding 1. */
+/* Upsample2D: nearest ×2, then a 3×3 conv with padding 1 — one fused
+ * conv, so the ×4 larger upsampled image is never stored. */
 static int upsample_forward(const vae_level *L, act *x)
 {
     act u = {new_act(x->B, 2 * x->H, 2 * x->W, x->C), x->B, 2 * x->H, 2 * x->W, x->C};
     if (u.d)
-        pd_upsample_nearest(x->B, x->H, x->W, x->C, x->d, u.H, u.W, u.d);
+        pd_conv2d_up2(x->B, x->H, x->W, x->C, x->d, &L->resample_w, &L->resample_b, 1, PAD1,
+                      u.d, 0);
     free(x->d);
     x->d = NULL;
     if (!u.d)
         return -1;
     *x = u;
-    return conv_step(x, &L->resample_w, &L->resample_b, x->C, 3, 1, PAD1);
+    return 0;
 }
 
 /* Encoder up to conv_out's input: the caller runs the last conv. */

@@ -1,10 +1,12 @@
-/* test_conv.c — pd_conv2d against pd_conv2d_ref, and nearest upsampling.
+/* test_conv.c — pd_conv2d and pd_conv2d_up2 against their _ref twins, and
+ * nearest upsampling.
  *
  * The conv paths add the same products in different orders (pd_gemm's k
  * blocks, bias first or last), so they are compared as test_gemm.c does:
  * |fast − ref| ≤ 16·u·sqrt(K + 2)·S per output, with S = Σ|x||w| + |bias|
- * + |y0| — computed by running pd_conv2d_ref on the absolute values. The
- * path pd_gemm takes follows PALDIFF_ISA: run with ref, avx2 and avx512.
+ * + |y0| — computed by running the reference on the absolute values. Each
+ * case runs on every GEMM path the CPU has (pd_conv2d_isa), and through
+ * the public entry point (the path PALDIFF_ISA picks).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 
 #include "check.h"
 #include "kernels/conv.h"
+#include "kernels/conv_internal.h"
 #include "kernels/cpu.h"
 #include "kernels/resize.h"
 #include "kernels/weight.h"
@@ -32,6 +35,7 @@ static float *randv(size_t n)
 
 typedef struct {
     int B, H, W, C, O, k, stride, pad[4];
+    int up;           /* pd_conv2d_up2: H, W are the size before upsampling */
     pd_dtype dtype;   /* F32, F16 or PAL (4 bits, one palette) */
     int bias, accumulate;
 } conv_case;
@@ -72,10 +76,19 @@ static test_weight make_weight(const conv_case *c)
     return t;
 }
 
+/* The reference the case asks for. */
+static void conv_ref(const conv_case *c, const float *x, const pd_weight *w, const pd_weight *b,
+                     float *y)
+{
+    (c->up ? pd_conv2d_up2_ref : pd_conv2d_ref)(c->B, c->H, c->W, c->C, x, w, b, c->stride,
+                                                c->pad, y, c->accumulate);
+}
+
 static void run_case(const conv_case *c)
 {
-    const int Ho = pd_conv_out(c->H, c->k, c->stride, c->pad[0], c->pad[2]);
-    const int Wo = pd_conv_out(c->W, c->k, c->stride, c->pad[1], c->pad[3]);
+    const int Hv = c->H << c->up, Wv = c->W << c->up; /* the image convolved */
+    const int Ho = pd_conv_out(Hv, c->k, c->stride, c->pad[0], c->pad[2]);
+    const int Wo = pd_conv_out(Wv, c->k, c->stride, c->pad[1], c->pad[3]);
     const int64_t K = (int64_t)c->C * c->k * c->k;
     const size_t nx = (size_t)c->B * c->H * c->W * c->C, ny = (size_t)c->B * Ho * Wo * c->O;
 
@@ -97,26 +110,35 @@ static void run_case(const conv_case *c)
         s[i] = fabsf(y0[i]);
     pd_weight awd = {.dtype = PD_F32, .ndim = 4, .shape = {c->O, c->C, c->k, c->k}, .data = aw};
     pd_weight abd = {.dtype = PD_F32, .ndim = 1, .shape = {c->O}, .data = ab};
-    pd_conv2d_ref(c->B, c->H, c->W, c->C, ax, &awd, c->bias ? &abd : NULL, c->stride, c->pad, s,
-                  c->accumulate);
+    conv_ref(c, ax, &awd, c->bias ? &abd : NULL, s);
 
     float *r = malloc(ny * sizeof *r), *f = malloc(ny * sizeof *f);
     memcpy(r, y0, ny * sizeof *r);
-    memcpy(f, y0, ny * sizeof *f);
-    pd_conv2d_ref(c->B, c->H, c->W, c->C, x, &w.w, bp, c->stride, c->pad, r, c->accumulate);
-    pd_conv2d(c->B, c->H, c->W, c->C, x, &w.w, bp, c->stride, c->pad, f, c->accumulate);
+    conv_ref(c, x, &w.w, bp, r);
 
     const double tol = 16.0 * 0x1p-24 * sqrt((double)K + 2.0);
-    size_t bad = 0, first = 0;
-    for (size_t i = 0; i < ny; i++)
-        if (!(fabs((double)f[i] - r[i]) <= tol * s[i])) /* also catches NaN */
-            first = bad++ ? first : i;
-    CHECK_MSG(bad == 0,
-              "%s conv B%d %dx%dx%d -> %d k%d s%d pad %d,%d,%d,%d dtype %d bias %d acc %d: "
-              "%zu of %zu off, first %zu: %.9g vs ref %.9g",
-              pd_isa_name(pd_cpu_isa()), c->B, c->H, c->W, c->C, c->O, c->k, c->stride,
-              c->pad[0], c->pad[1], c->pad[2], c->pad[3], c->dtype, c->bias, c->accumulate, bad,
-              ny, first, bad ? f[first] : 0.0, bad ? r[first] : 0.0);
+    /* Every path, then (isa = -1) the public entry point. */
+    for (int isa = PD_ISA_REF; isa <= (int)pd_cpu_isa_supported() + 1; isa++) {
+        int pub = isa > (int)pd_cpu_isa_supported();
+        memcpy(f, y0, ny * sizeof *f);
+        if (pub)
+            (c->up ? pd_conv2d_up2 : pd_conv2d)(c->B, c->H, c->W, c->C, x, &w.w, bp, c->stride,
+                                                c->pad, f, c->accumulate);
+        else
+            pd_conv2d_isa((pd_isa)isa, c->up, c->B, c->H, c->W, c->C, x, &w.w, bp, c->stride,
+                          c->pad, f, c->accumulate);
+        size_t bad = 0, first = 0;
+        for (size_t i = 0; i < ny; i++)
+            if (!(fabs((double)f[i] - r[i]) <= tol * s[i])) /* also catches NaN */
+                first = bad++ ? first : i;
+        CHECK_MSG(bad == 0,
+                  "%s%s conv%s B%d %dx%dx%d -> %d k%d s%d pad %d,%d,%d,%d dtype %d bias %d acc %d: "
+                  "%zu of %zu off, first %zu: %.9g vs ref %.9g",
+                  pub ? "public " : "", pd_isa_name(pub ? pd_cpu_isa() : (pd_isa)isa),
+                  c->up ? "_up2" : "", c->B, c->H, c->W, c->C, c->O, c->k, c->stride, c->pad[0],
+                  c->pad[1], c->pad[2], c->pad[3], c->dtype, c->bias, c->accumulate, bad, ny,
+                  first, bad ? f[first] : 0.0, bad ? r[first] : 0.0);
+    }
 
     free(x), free(b), free(y0), free(ax), free(aw), free(ab), free(s), free(r), free(f);
     free(w.data), free(w.palette), free(w.f32);
@@ -179,6 +201,38 @@ static void test_conv_shapes(void)
          .dtype = PD_F32, .bias = 1},
         {.B = 2, .H = 17, .W = 19, .C = 96, .O = 40, .k = 1, .stride = 1, .dtype = PD_F32,
          .bias = 1, .accumulate = 1},
+    };
+    for (size_t i = 0; i < sizeof big / sizeof *big; i++)
+        run_case(&big[i]);
+}
+
+/* pd_conv2d_up2 against upsample-then-conv: odd sizes, k steps that split
+ * channels' taps (C = 43: K = 387 > kc), strides and paddings, every
+ * dtype, bias and accumulate, and the decoders' shape at a small scale. */
+static void test_conv_up2(void)
+{
+    int n = 0;
+    for (int h = 1; h <= 7; h += 3)
+        for (int wi = 1; wi <= 6; wi += 5)
+            for (int v = 0; v < 6; v++, n++) {
+                conv_case c = {
+                    .B = 1 + n % 2, .H = h, .W = wi, .C = v == 5 ? 43 : 1 + (n * 5) % 13,
+                    .O = 1 + (n * 7) % 37, .k = v == 4 ? 1 : 3, .stride = 1 + (v == 2),
+                    .up = 1, .dtype = (pd_dtype)(n % 5 == 4 ? PD_PAL : n % 3 == 2 ? PD_F16 : PD_F32),
+                    .bias = n % 3 != 0, .accumulate = n % 4 == 1,
+                };
+                if (c.k == 3 && v != 3)
+                    for (int e = 0; e < 4; e++)
+                        c.pad[e] = v == 1 ? e >= 2 : 1;
+                if (2 * c.H + c.pad[0] + c.pad[2] < c.k || 2 * c.W + c.pad[1] + c.pad[3] < c.k)
+                    continue;
+                run_case(&c);
+            }
+    conv_case big[] = {
+        {.B = 2, .H = 9, .W = 11, .C = 128, .O = 64, .k = 3, .stride = 1, .pad = {1, 1, 1, 1},
+         .up = 1, .dtype = PD_F32, .bias = 1},
+        {.B = 1, .H = 5, .W = 6, .C = 320, .O = 40, .k = 3, .stride = 1, .pad = {1, 1, 1, 1},
+         .up = 1, .dtype = PD_F16, .bias = 1, .accumulate = 1},
     };
     for (size_t i = 0; i < sizeof big / sizeof *big; i++)
         run_case(&big[i]);
@@ -309,6 +363,7 @@ int main(void)
 {
     test_conv_hand();
     test_conv_shapes();
+    test_conv_up2();
     test_upsample();
     return check_summary("unit-conv");
 }
