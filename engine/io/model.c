@@ -492,6 +492,17 @@ pd_status pd_model_weight(const pd_model *m, int component, const char *name, in
     return PD_OK;
 }
 
+void pd_model_release(const pd_model *m, const pd_weight *const *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!w[i] || !w[i]->data || w[i]->dtype == PD_PAL)
+            continue;
+        size_t bytes = (size_t)pd_weight_numel(w[i]) * (w[i]->dtype == PD_F32 ? 4 : 2);
+        for (guint f = 0; f < m->files->len; f++) /* pd_st_release ignores other maps */
+            pd_st_release(g_ptr_array_index(m->files, f), w[i]->data, bytes);
+    }
+}
+
 /* ---- prompts ------------------------------------------------------------ */
 
 pd_status pd_tokenize(const pd_model *m, const char *prompt, int32_t ids[PD_TOKENS], pd_error *err)

@@ -56,6 +56,12 @@ struct pd_model {
 pd_status pd_model_weight(const struct pd_model *m, int component, const char *name,
                           int ndim, const int64_t *shape, pd_weight *out, pd_error *err);
 
+/* Lets the OS drop the resident pages of weights the caller is done with for
+ * now (a block whose turn has passed): they fault back in from the file when
+ * next read. Keeps peak memory to the blocks in use. Weights not mapped from
+ * this model's files are left alone. */
+void pd_model_release(const struct pd_model *m, const pd_weight *const *w, size_t n);
+
 /* "text encoder", "UNet", "VAE" — for messages. */
 const char *pd_component_label(int component);
 

@@ -444,6 +444,17 @@ void pd_st_close(pd_safetensors *st)
     g_free(st);
 }
 
+void pd_st_release(const pd_safetensors *st, const void *p, size_t n)
+{
+    const uint8_t *begin = p, *map = st->map;
+    if (!map || begin < map || n > st->map_len || (size_t)(begin - map) > st->map_len - n)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)begin + page - 1) & ~(page - 1), hi = ((uintptr_t)begin + n) & ~(page - 1);
+    if (lo < hi) /* a read-only private file map: dropped pages re-read from the file */
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 const char *pd_st_path(const pd_safetensors *st) { return st->path; }
 uint64_t pd_st_file_size(const pd_safetensors *st) { return st->size; }
 size_t pd_st_count(const pd_safetensors *st) { return st->count; }

@@ -78,6 +78,12 @@ const char *pd_st_metadata(const pd_safetensors *st, const char *key);
 size_t pd_st_metadata_count(const pd_safetensors *st);
 const char *pd_st_metadata_key(const pd_safetensors *st, size_t i);
 
+/* Lets the OS drop the resident pages of bytes [p, p + n) of the map — data
+ * the caller is done with for now; a later read faults them back in from the
+ * file. Only whole pages inside the range are dropped; a range outside the
+ * map, or a handle from pd_st_parse, is left alone. The data stays valid. */
+void pd_st_release(const pd_safetensors *st, const void *p, size_t n);
+
 /* "F32", "F16", ... (static storage) and bytes per element. */
 const char *pd_st_dtype_name(pd_st_dtype dtype);
 size_t pd_st_dtype_size(pd_st_dtype dtype);

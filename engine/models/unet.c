@@ -8,10 +8,12 @@
 #include <glib.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 #include "io/model.h"
+#include "mem.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/conv.h"
@@ -481,7 +483,7 @@ pd_status pd_unet_forward(const pd_unet *u, int B, int h, int w, const float *sa
         cmax = MAX(cmax, ch[l]);
     }
     size_t total = (size_t)(4 * cap + 4 * attn_cap + ff_cap + skip_total + 2 * u->time_dim + cmax);
-    float *mem = g_try_malloc(total * sizeof(float));
+    float *mem = pd_alloc_large(total * sizeof(float));
     if (!mem)
         return pd_fail(err, PD_E_NOMEM, "UNet: out of memory for %zu MiB of activations (batch %d, %d×%d)",
                        total * sizeof(float) >> 20, B, w, h);
@@ -572,6 +574,6 @@ pd_status pd_unet_forward(const pd_unet *u, int B, int h, int w, const float *sa
 #undef PUSH
     pd_group_norm(B, (int64_t)h * w, ch[0], c->groups, x, &u->norm_out_w, &u->norm_out_b, c->eps, 1, y);
     pd_conv2d(B, h, w, ch[0], y, &u->conv_out_w, &u->conv_out_b, 1, pad1, out, 0);
-    g_free(mem);
+    free(mem);
     return PD_OK;
 }

@@ -19,6 +19,7 @@
 
 #include "error.h"
 #include "io/model.h"
+#include "mem.h"
 #include "kernels/attention.h"
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
@@ -72,6 +73,7 @@ typedef struct vae_coder {
 
 struct pd_vae {
     pd_vae_config cfg;
+    const pd_model *model;       /* for pd_model_release                     */
     const char *path;            /* the model's, for messages                */
     int has_encoder;             /* a decoder-only VAE can still decode      */
     vae_coder enc, dec;
@@ -403,6 +405,7 @@ pd_status pd_vae_load(const pd_model *m, pd_vae **out, pd_error *err)
     if (!v)
         return pd_fail(err, PD_E_NOMEM, "VAE: out of memory");
     v->cfg = cfg;
+    v->model = m;
     v->path = m->path;
     const int L = cfg.latent_channels;
     st = get_conv(m, "post_quant_conv", L, L, 1, &v->post_quant_w, &v->post_quant_b, err);
@@ -444,7 +447,7 @@ static const int PAD0[4] = {0, 0, 0, 0}, PAD1[4] = {1, 1, 1, 1};
 
 static float *new_act(int B, int H, int W, int C)
 {
-    return malloc((size_t)B * (size_t)H * (size_t)W * (size_t)C * sizeof(float));
+    return pd_alloc_large((size_t)B * (size_t)H * (size_t)W * (size_t)C * sizeof(float));
 }
 
 /* Every block below consumes x->d and leaves its output in *x. They return
@@ -601,6 +604,35 @@ static int encoder_forward(const pd_vae *v, const float *image, act *x)
     return 0;
 }
 
+/* After a block has run, its convolutions' pages may leave memory: the
+ * decoder's peak comes at its last, full-resolution level, when the wide
+ * 64×64 and 128×128 levels (most of the weights) are done. */
+static size_t resnet_weights(const vae_resnet *r, const pd_weight **w)
+{
+    w[0] = &r->conv1_w, w[1] = &r->conv2_w, w[2] = r->cin != r->cout ? &r->shortcut_w : NULL;
+    return 3;
+}
+
+static void release_level(const pd_vae *v, const vae_level *L)
+{
+    const pd_weight *w[3 * (VAE_MAX_LAYERS + 1) + 1];
+    size_t n = 0;
+    for (int j = 0; j < L->nres; j++)
+        n += resnet_weights(&L->res[j], w + n);
+    if (L->resample)
+        w[n++] = &L->resample_w;
+    pd_model_release(v->model, w, n);
+}
+
+static void release_mid(const pd_vae *v, const vae_mid *mid)
+{
+    const pd_weight *w[10] = {&mid->attn.q_w, &mid->attn.k_w, &mid->attn.v_w, &mid->attn.out_w};
+    size_t n = 4;
+    n += resnet_weights(&mid->res0, w + n);
+    n += resnet_weights(&mid->res1, w + n);
+    pd_model_release(v->model, w, n);
+}
+
 /* Decoder from the scaled latents up to conv_out's input. */
 static int decoder_forward(const pd_vae *v, const float *latents, act *x)
 {
@@ -619,6 +651,7 @@ static int decoder_forward(const pd_vae *v, const float *latents, act *x)
     *x = z;
     if (mid_forward(c, &d->mid, x))
         return -1;
+    release_mid(v, &d->mid);
     for (int i = 0; i < c->blocks; i++) {
         const vae_level *L = &d->level[i];
         for (int j = 0; j < L->nres; j++)
@@ -626,6 +659,7 @@ static int decoder_forward(const pd_vae *v, const float *latents, act *x)
                 return -1;
         if (L->resample && upsample_forward(L, x))
             return -1;
+        release_level(v, L);
     }
     pd_group_norm(x->B, (int64_t)x->H * x->W, x->C, c->groups, x->d, &d->norm_out_w,
                   &d->norm_out_b, c->eps, 1, x->d);
