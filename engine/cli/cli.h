@@ -23,6 +23,12 @@ const void *cli_model_entries(cli_model_args *a);
 /* Opens MODEL with those options; prints the error and returns NULL on failure. */
 pd_model *cli_open_model(const char *path, const cli_model_args *a);
 
+/* A command on one model: parses the model options plus `more`, checks for
+ * nargs positional arguments (argv[1] the model) and opens the model. On
+ * failure prints why and returns NULL with *status 2 (usage) or 1. */
+pd_model *cli_model_command(int *argc, char ***argv, const char *params, const char *summary,
+                            const void *more, int nargs, int *status);
+
 /* Parses argv with the entries; prints usage and returns 0 on failure. */
 int cli_parse(int *argc, char ***argv, const char *params, const char *summary,
               const void *entries, const void *more_entries);

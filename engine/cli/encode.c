@@ -17,24 +17,17 @@ static uint64_t checksum(const float *x, size_t n)
 
 int cmd_encode_prompt(int argc, char **argv)
 {
-    cli_model_args a = {0};
     int clip_skip = PD_CLIP_SKIP_NONE;
     GOptionEntry more[] = {
         {"clip-skip", 0, 0, G_OPTION_ARG_INT, &clip_skip,
          "stop this many layers before the last (diffusers' clip_skip)", "K"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
-    if (!cli_parse(&argc, &argv, "MODEL TEXT", "Tokenize and encode a prompt as the UNet sees it.",
-                   cli_model_entries(&a), more) || argc != 3) {
-        if (argc != 3)
-            fprintf(stderr, "usage: paldiff encode-prompt [OPTIONS] MODEL TEXT\n");
-        cli_model_args_clear(&a);
-        return 2;
-    }
-    pd_model *m = cli_open_model(argv[1], &a);
-    cli_model_args_clear(&a);
+    int status;
+    pd_model *m = cli_model_command(&argc, &argv, "MODEL TEXT", "Tokenize and encode a prompt as the UNet sees it.",
+                                    more, 2, &status);
     if (!m)
-        return 1;
+        return status;
     pd_embedding e;
     pd_error err;
     gint64 t0 = g_get_monotonic_time();

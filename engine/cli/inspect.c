@@ -15,18 +15,11 @@ static void print_bytes(uint64_t b)
 
 int cmd_inspect(int argc, char **argv)
 {
-    cli_model_args a = {0};
-    if (!cli_parse(&argc, &argv, "MODEL", "Describe a diffusers folder or a single-file checkpoint.",
-                   cli_model_entries(&a), NULL) || argc != 2) {
-        if (argc != 2)
-            fprintf(stderr, "usage: paldiff inspect [OPTIONS] MODEL\n");
-        cli_model_args_clear(&a);
-        return 2;
-    }
-    pd_model *m = cli_open_model(argv[1], &a);
-    cli_model_args_clear(&a);
+    int status;
+    pd_model *m = cli_model_command(&argc, &argv, "MODEL", "Describe a diffusers folder or a single-file checkpoint.",
+                                    NULL, 1, &status);
     if (!m)
-        return 1;
+        return status;
     pd_model_info in;
     pd_model_get_info(m, &in);
     static const char *const dtype_name[PD_WDTYPE_COUNT] = {"F32", "F16", "BF16", "palettized"};

@@ -92,6 +92,23 @@ pd_model *cli_open_model(const char *path, const cli_model_args *a)
     return m;
 }
 
+pd_model *cli_model_command(int *argc, char ***argv, const char *params, const char *summary,
+                            const void *more, int nargs, int *status)
+{
+    cli_model_args a = {0};
+    const char *name = (*argv)[0];
+    pd_model *m = NULL;
+    *status = 2;
+    if (cli_parse(argc, argv, params, summary, cli_model_entries(&a), more)) {
+        if (*argc != nargs + 1)
+            fprintf(stderr, "usage: paldiff %s [OPTIONS] %s\n", name, params);
+        else if (!(m = cli_open_model((*argv)[1], &a)))
+            *status = 1;
+    }
+    cli_model_args_clear(&a);
+    return m;
+}
+
 int cli_parse(int *argc, char ***argv, const char *params, const char *summary,
               const void *entries, const void *more_entries)
 {
