@@ -222,12 +222,17 @@ static void run_manifest(const char *root, const char *dir)
     }
     if (!wanted)
         goto out;
-    if (strcmp(mkind, "model")) { /* rng and scheduler manifests: not runnable yet */
+    if (strcmp(mkind, "model")) { /* model-free manifests: rng runs, scheduler not yet */
         for (guint i = 0; i < ncases; i++) {
             JsonObject *c = json_array_get_object_element(cases, i);
-            if (kind_matches(json_object_get_string_member(c, "kind")))
+            const char *k = json_object_get_string_member(c, "kind");
+            if (!kind_matches(k) || (only_id && strcmp(only_id, json_object_get_string_member(c, "id"))))
+                continue;
+            if (!strcmp(k, "rng"))
+                run_rng(&mf, c);
+            else
                 report(0, rel, json_object_get_string_member(c, "id"), "-",
-                       "the runner cannot run '%s' cases yet", json_object_get_string_member(c, "kind"));
+                       "the runner cannot run '%s' cases yet", k);
         }
         goto out;
     }

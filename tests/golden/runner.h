@@ -55,5 +55,7 @@ void run_vae_decode(const manifest *mf, JsonObject *c, const source *s, const pd
 void run_vae_encode(const manifest *mf, JsonObject *c, const source *s, const pd_safetensors *st, double tol);
 /* Tokenizer cases carry their answer in the manifest. */
 void run_tokenizer(const manifest *mf, JsonObject *c, const source *s);
+/* Model-free kinds open their own case file and report with source "-". */
+void run_rng(const manifest *mf, JsonObject *c);
 
 #endif
