@@ -30,8 +30,6 @@
 #include <assert.h>
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "kernels/attention_internal.h"
@@ -199,33 +197,7 @@ enum {
 _Static_assert(QO_FLOATS % 16 == 0 && S_FLOATS % 16 == 0 && VEC_FLOATS % 16 == 0,
                "scratch parts must keep 64-byte alignment");
 
-static float **scratch;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void scratch_init(void)
-{
-    scratch = calloc((size_t)pd_threads(), sizeof *scratch);
-    if (!scratch) {
-        fprintf(stderr, "paldiff: out of memory for attention scratch\n");
-        abort();
-    }
-}
-
-/* As in gemm.c: only tasks running as `thread` touch its entry and the pool
- * runs one job at a time, so the lazy allocation needs no lock; the
- * buffers stay reachable for the life of the process. */
-static float *thread_scratch(int thread)
-{
-    if (!scratch[thread]) {
-        scratch[thread] = aligned_alloc(64, SCRATCH_FLOATS * sizeof(float));
-        if (!scratch[thread]) {
-            fprintf(stderr, "paldiff: out of memory for attention scratch (%zu bytes)\n",
-                    SCRATCH_FLOATS * sizeof(float));
-            abort();
-        }
-    }
-    return scratch[thread];
-}
+static pd_scratch scratch = PD_SCRATCH("attention", SCRATCH_FLOATS);
 
 /* ---- one task: one head, nb blocks of queries, every visible key ------ */
 
@@ -262,7 +234,7 @@ static void attn_task(void *ctx, int64_t task, int thread)
     const int64_t d = jb->d, h = task / jb->tasks, b0 = task % jb->tasks * jb->nb;
     const int nb = (int)(jb->qblocks - b0 < jb->nb ? jb->qblocks - b0 : jb->nb);
     const int64_t rows = (d + kn->cr - 1) / kn->cr * kn->cr; /* rows of ot */
-    float *qo = thread_scratch(thread), *s = qo + QO_FLOATS;
+    float *qo = pd_scratch_get(&scratch, thread), *s = qo + QO_FLOATS;
     float *tmax = s + S_FLOATS, *corr = tmax + VEC_FLOATS;
     float *m = corr + VEC_FLOATS, *l = m + NB_MAX * VEC_FLOATS;
     int nqb[NB_MAX] = {0};      /* queries in each block */
@@ -369,7 +341,6 @@ void pd_attention_isa(pd_isa isa, int heads, int64_t nq, int64_t nk, int64_t d,
         jb.nb--;
     jb.tasks = (jb.qblocks + jb.nb - 1) / jb.nb;
     jb.bk = d <= 160 ? BK_SMALL_D : BK_LARGE_D;
-    pthread_once(&scratch_once, scratch_init);
     pd_parallel_for(heads * jb.tasks, attn_task, &jb);
 }
 

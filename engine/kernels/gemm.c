@@ -30,8 +30,6 @@
 #include "kernels/gemm.h"
 
 #include <assert.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "kernels/gemm_internal.h"
@@ -71,37 +69,8 @@ typedef struct {
     int64_t tm, tn;                  /* tiles along M and N */
 } gemm_job;
 
-/* ---- per-thread scratch ---------------------------------------------- */
-
-static float **scratch;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void scratch_init(void)
-{
-    scratch = calloc((size_t)pd_threads(), sizeof *scratch);
-    if (!scratch) {
-        fprintf(stderr, "paldiff: out of memory for GEMM scratch\n");
-        abort();
-    }
-}
-
-/* Pool thread `thread`'s buffers. Only tasks running as `thread` touch its
- * entry, and the pool runs one job at a time, so the lazy allocation needs
- * no lock; allocating on the thread itself places the pages near the core
- * that uses them. The buffers live for the process and stay reachable
- * through `scratch` (so leak checkers do not report them). */
-static float *thread_scratch(int thread)
-{
-    if (!scratch[thread]) {
-        scratch[thread] = aligned_alloc(64, SCRATCH_FLOATS * sizeof(float));
-        if (!scratch[thread]) {
-            fprintf(stderr, "paldiff: out of memory for GEMM scratch (%zu bytes)\n",
-                    SCRATCH_FLOATS * sizeof(float));
-            abort();
-        }
-    }
-    return scratch[thread];
-}
+/* Per-thread scratch (pool.h): allocated on each thread's first task, kept. */
+static pd_scratch scratch = PD_SCRATCH("GEMM", SCRATCH_FLOATS);
 
 /* ---- portable packers -------------------------------------------------- */
 
@@ -146,7 +115,7 @@ static void gemm_task(void *ctx, int64_t task, int thread)
     const gemm_job *jb = ctx;
     const pd_gemm_kernel *kern = jb->kern;
     const int mr = kern->mr, nr = kern->nr;
-    float *wp = thread_scratch(thread);
+    float *wp = pd_scratch_get(&scratch, thread);
     float *xp = wp + WP_FLOATS;
     float *bias = xp + XP_FLOATS;
     float *tile = bias + BIAS_FLOATS;
@@ -304,7 +273,6 @@ void pd_gemm_x_isa(pd_isa isa, int64_t M, int64_t N, int64_t K, const pd_gemm_x 
            jb.kern->nc % jb.kern->nr == 0 && jb.kern->mc % jb.kern->mr == 0);
     jb.pack_w = W->dtype >= PD_F32 && W->dtype <= PD_PAL ? jb.kern->pack_w[W->dtype] : NULL;
 
-    pthread_once(&scratch_once, scratch_init);
     plan(&jb, pd_threads());
     if (M * N * K < SERIAL_MACS) {
         /* One pool task for every tile: the calling thread does it all, as

@@ -25,7 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_THREADS 256
 /* How long a waiter spins before it sleeps: longer than the gap between
  * two kernels of a forward pass, short enough not to matter when idle. */
 #define SPIN_NS 200000
@@ -130,13 +129,13 @@ static void start(void)
         char *end;
         long v = strtol(env, &end, 10);
         if (*end == '\0' && v >= 1)
-            n = v < MAX_THREADS ? (int)v : MAX_THREADS;
+            n = v < PD_MAX_THREADS ? (int)v : PD_MAX_THREADS;
         else
             fprintf(stderr, "paldiff: PALDIFF_THREADS=%s is not a positive number; using %d\n",
                     env, n);
     }
-    if (n > MAX_THREADS)
-        n = MAX_THREADS;
+    if (n > PD_MAX_THREADS)
+        n = PD_MAX_THREADS;
 
     /* Workers block every signal: signals belong to the application's
      * threads (GIMP's, the CLI's), never to a worker halfway through a tile. */
@@ -218,4 +217,18 @@ void pd_parallel_for(int64_t n_tasks, pd_task_fn fn, void *ctx)
     }
     in_task = 0;
     pthread_mutex_unlock(&pool.call);
+}
+
+float *pd_scratch_get(pd_scratch *s, int thread)
+{
+    if (!s->slot[thread]) {
+        /* floats is a multiple of 16 in every caller, as aligned_alloc wants */
+        s->slot[thread] = aligned_alloc(64, s->floats * sizeof(float));
+        if (!s->slot[thread]) {
+            fprintf(stderr, "paldiff: out of memory for %s scratch (%zu bytes)\n", s->what,
+                    s->floats * sizeof(float));
+            abort();
+        }
+    }
+    return s->slot[thread];
 }
