@@ -383,7 +383,7 @@ static void fill_info(pd_model *m)
             ci->tensors++;
             ci->params += n;
             ci->params_by_dtype[w->dtype] += n;
-            ci->bytes += (uint64_t)n * (w->dtype == PD_F32 ? 4 : 2);
+            ci->bytes += (uint64_t)pd_weight_bytes(w);
         }
     }
     m->file_info = g_new0(pd_file_info, m->files->len);
@@ -495,11 +495,10 @@ pd_status pd_model_weight(const pd_model *m, int component, const char *name, in
 void pd_model_release(const pd_model *m, const pd_weight *const *w, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!w[i] || !w[i]->data || w[i]->dtype == PD_PAL)
+        if (!w[i] || !w[i]->data)
             continue;
-        size_t bytes = (size_t)pd_weight_numel(w[i]) * (w[i]->dtype == PD_F32 ? 4 : 2);
         for (guint f = 0; f < m->files->len; f++) /* pd_st_release ignores other maps */
-            pd_st_release(g_ptr_array_index(m->files, f), w[i]->data, bytes);
+            pd_st_release(g_ptr_array_index(m->files, f), w[i]->data, (size_t)pd_weight_bytes(w[i]));
     }
 }
 

@@ -19,6 +19,18 @@ int64_t pd_weight_cols(const pd_weight *w)
     return n;
 }
 
+int64_t pd_weight_bytes(const pd_weight *w)
+{
+    int64_t n = pd_weight_numel(w);
+    switch (w->dtype) {
+    case PD_F32: return 4 * n;
+    case PD_F16:
+    case PD_BF16: return 2 * n;
+    case PD_PAL: return (n * w->bits + 7) / 8;
+    }
+    return 0;
+}
+
 float pd_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;

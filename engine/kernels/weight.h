@@ -34,6 +34,8 @@ int64_t pd_weight_numel(const pd_weight *w);
 /* Rows (shape[0]) and elements per row (product of the other dimensions). */
 static inline int64_t pd_weight_rows(const pd_weight *w) { return w->ndim ? w->shape[0] : 1; }
 int64_t pd_weight_cols(const pd_weight *w);
+/* Bytes `data` spans: values, or the packed indices of PD_PAL (not its palette). */
+int64_t pd_weight_bytes(const pd_weight *w);
 
 /* Widens elements [col, col + n) of row `row` to float32 into dst.
  * The caller keeps row < rows and col + n <= cols. */
