@@ -2,6 +2,7 @@
 
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <string.h>
 
 #include "error.h"
 #include "io/json.h"
@@ -103,6 +104,19 @@ pd_status pd_config_double(const pd_config *c, const char *key, double *out, pd_
         return pd_fail(err, PD_E_FORMAT, "%s: \"%s\" must be finite", c->path, key);
     *out = v;
     return PD_OK;
+}
+
+pd_status pd_config_double_inf(const pd_config *c, const char *key, double *out, pd_error *err)
+{
+    JsonNode *n = member(c, key);
+    if (n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING) {
+        const char *s = json_node_get_string(n);
+        if (strcmp(s, "inf") && strcmp(s, "-inf"))
+            return pd_fail(err, PD_E_FORMAT, "%s: \"%s\" must be a number, \"inf\" or \"-inf\"", c->path, key);
+        *out = s[0] == '-' ? -INFINITY : INFINITY;
+        return PD_OK;
+    }
+    return pd_config_double(c, key, out, err);
 }
 
 pd_status pd_config_bool(const pd_config *c, const char *key, int *out, pd_error *err)

@@ -36,6 +36,10 @@ pd_status pd_config_int(const pd_config *c, const char *key, int64_t min, int64_
                         int64_t *out, pd_error *err);
 pd_status pd_config_double(const pd_config *c, const char *key, double *out, pd_error *err);
 pd_status pd_config_bool(const pd_config *c, const char *key, int *out, pd_error *err);
+/* As pd_config_double, but the strings "inf" and "-inf" are also accepted,
+ * as infinities (strict JSON has no other way to write them; diffusers'
+ * lambda_min_clipped defaults to -inf). */
+pd_status pd_config_double_inf(const pd_config *c, const char *key, double *out, pd_error *err);
 /* A list of integers (an integer alone counts as a list of one, as diffusers'
  * attention_head_dim may be either). At most cap; *n = 0 when absent. */
 pd_status pd_config_ints(const pd_config *c, const char *key, int64_t min, int64_t max,
