@@ -3,6 +3,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -28,23 +29,33 @@ static uint64_t hash_name(const char *s, uint64_t seed)
     return h ? h : 1;
 }
 
-/* Writes n values of one tensor in chunks: norm scales (1-D "…weight") are 1,
- * everything else uniform with standard deviation 0.02. */
-static pd_status write_random(pd_st_writer *w, const char *name, int ndim, int64_t n,
-                              pd_st_dtype dtype, uint64_t seed, pd_error *err)
+/* synth's values: norm scales (1-D "…weight") are 1, everything else
+ * uniform with standard deviation 0.02, from a stream keyed by the name. */
+typedef struct {
+    uint64_t seed, state;
+} synth_values;
+
+static void fill_synth(void *user, const pd_synth_tensor *t, int64_t done, float *out, int64_t n)
 {
-    enum { CHUNK = 1 << 16 };
-    static float f[CHUNK];
-    static uint16_t h[CHUNK];
-    uint64_t s = hash_name(name, seed);
-    int ones = ndim == 1 && g_str_has_suffix(name, "weight");
+    synth_values *v = user;
+    if (done == 0)
+        v->state = hash_name(t->name, v->seed);
+    int ones = t->ndim == 1 && g_str_has_suffix(t->name, "weight");
     const float a = 0.02f * sqrtf(3.0f);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = ones ? 1.0f : a * (2.0f * (float)(next_u64(&v->state) >> 40) * 0x1p-24f - 1.0f);
+}
+
+/* Streams one filled tensor in chunks, converting to its dtype. */
+static pd_status write_values(pd_st_writer *w, const pd_synth_tensor *t, int64_t n,
+                              pd_synth_fill_fn fill, void *user, float *f, uint16_t *h, int64_t chunk,
+                              pd_error *err)
+{
     for (int64_t done = 0; done < n;) {
-        int64_t k = n - done < CHUNK ? n - done : CHUNK;
-        for (int64_t i = 0; i < k; i++)
-            f[i] = ones ? 1.0f : a * (2.0f * (float)(next_u64(&s) >> 40) * 0x1p-24f - 1.0f);
+        int64_t k = n - done < chunk ? n - done : chunk;
+        fill(user, t, done, f, k);
         pd_status st;
-        if (dtype == PD_ST_F16) {
+        if (t->dtype == PD_ST_F16) {
             for (int64_t i = 0; i < k; i++)
                 h[i] = pd_f32_to_f16(f[i]);
             st = pd_stw_write(w, h, (size_t)k * 2, err);
@@ -58,6 +69,48 @@ static pd_status write_random(pd_st_writer *w, const char *name, int ndim, int64
     return PD_OK;
 }
 
+static int cmp_tensor(const void *a, const void *b)
+{
+    return strcmp(((const pd_synth_tensor *)a)->name, ((const pd_synth_tensor *)b)->name);
+}
+
+pd_status pd_synth_write_tensors(const char *path, pd_synth_tensor *tensors, size_t n,
+                                 pd_synth_fill_fn fill, void *user, pd_error *err)
+{
+    enum { CHUNK = 1 << 16 };
+    for (size_t i = 0; i < n; i++)
+        if (tensors[i].fill && tensors[i].dtype != PD_ST_F32 && tensors[i].dtype != PD_ST_F16)
+            return pd_fail(err, PD_E_ARG, "%s: tensor '%s': made-up values are F32 or F16", path,
+                           tensors[i].name);
+    qsort(tensors, n, sizeof *tensors, cmp_tensor);
+    pd_st_writer *w;
+    pd_status st = pd_stw_begin(path, &w, err);
+    if (st)
+        return st;
+    st = pd_stw_metadata(w, "format", "pt", err);
+    for (size_t i = 0; !st && i < n; i++)
+        st = pd_stw_add(w, tensors[i].name, tensors[i].dtype, tensors[i].ndim, tensors[i].shape, err);
+    if (!st)
+        st = pd_stw_write_header(w, err);
+    float *f = g_new(float, CHUNK);
+    uint16_t *h = g_new(uint16_t, CHUNK);
+    for (size_t i = 0; !st && i < n; i++) {
+        const pd_synth_tensor *t = &tensors[i];
+        int64_t count = 1;
+        for (int d = 0; d < t->ndim; d++)
+            count *= t->shape[d];
+        st = t->fill ? write_values(w, t, count, fill, user, f, h, CHUNK, err)
+                     : pd_stw_skip(w, (uint64_t)count * pd_st_dtype_size(t->dtype), err);
+    }
+    g_free(f);
+    g_free(h);
+    if (st) {
+        pd_stw_abort(w);
+        return st;
+    }
+    return pd_stw_finish(w, err);
+}
+
 static pd_status parse_dtype(const char *s, pd_st_dtype *out)
 {
     for (int d = 0; d < PD_ST_DTYPE_COUNT; d++)
@@ -68,18 +121,6 @@ static pd_status parse_dtype(const char *s, pd_st_dtype *out)
     return PD_E_FORMAT;
 }
 
-typedef struct {
-    const char *name;
-    int ndim, component, extra;
-    int64_t shape[PD_ST_MAX_DIMS];
-    pd_st_dtype dtype;
-} spec;
-
-static gint cmp_spec(gconstpointer a, gconstpointer b)
-{
-    return strcmp(((const spec *)a)->name, ((const spec *)b)->name);
-}
-
 /* Collects `shapes` (name → [dims]) or `extras` (name → {shape, dtype}). */
 static pd_status collect(const char *label, JsonObject *obj, int extra, int component,
                          const pd_synth_options *o, GArray *out, pd_error *err)
@@ -87,7 +128,7 @@ static pd_status collect(const char *label, JsonObject *obj, int extra, int comp
     GList *names = json_object_get_members(obj);
     pd_status st = PD_OK;
     for (GList *l = names; l && !st; l = l->next) {
-        spec s = {.name = l->data, .extra = extra, .component = component, .dtype = o->dtype};
+        pd_synth_tensor s = {.name = l->data, .dtype = o->dtype};
         JsonNode *n = json_object_get_member(obj, s.name);
         JsonArray *dims = NULL;
         if (extra && JSON_NODE_HOLDS_OBJECT(n)) {
@@ -106,10 +147,12 @@ static pd_status collect(const char *label, JsonObject *obj, int extra, int comp
                 st = pd_fail(err, PD_E_FORMAT, "%s: '%s': bad dimension", label, s.name);
         }
         s.ndim = dims ? (int)json_array_get_length(dims) : 0;
-        if (!st && component < 0 && !extra) { /* original layout: which component is it? */
+        int c = component;
+        if (!st && c < 0 && !extra) { /* original layout: which component is it? */
             pd_key_target t[3];
-            s.component = pd_keymap_original(s.name, s.ndim ? s.shape[0] : 0, t) ? t[0].component : -1;
+            c = pd_keymap_original(s.name, s.ndim ? s.shape[0] : 0, t) ? t[0].component : -1;
         }
+        s.fill = !extra && c >= 0 && o->random[c]; /* extras are holes */
         if (!st)
             g_array_append_val(out, s);
     }
@@ -119,48 +162,53 @@ static pd_status collect(const char *label, JsonObject *obj, int extra, int comp
 
 static pd_status write_file(const char *path, GArray *specs, const pd_synth_options *o, pd_error *err)
 {
-    g_array_sort(specs, cmp_spec);
-    pd_st_writer *w;
-    pd_status st = pd_stw_begin(path, &w, err);
-    if (st)
-        return st;
-    st = pd_stw_metadata(w, "format", "pt", err);
-    for (guint i = 0; !st && i < specs->len; i++) {
-        const spec *s = &g_array_index(specs, spec, i);
-        st = pd_stw_add(w, s->name, s->dtype, s->ndim, s->shape, err);
-    }
-    if (!st)
-        st = pd_stw_write_header(w, err);
-    for (guint i = 0; !st && i < specs->len; i++) {
-        const spec *s = &g_array_index(specs, spec, i);
-        int64_t n = 1;
-        for (int d = 0; d < s->ndim; d++)
-            n *= s->shape[d];
-        if (!s->extra && s->component >= 0 && o->random[s->component])
-            st = write_random(w, s->name, s->ndim, n, s->dtype, o->seed, err);
-        else
-            st = pd_stw_skip(w, (uint64_t)n * pd_st_dtype_size(s->dtype), err);
-    }
-    if (st) {
-        pd_stw_abort(w);
-        return st;
-    }
-    return pd_stw_finish(w, err);
+    synth_values v = {.seed = o->seed};
+    return pd_synth_write_tensors(path, (pd_synth_tensor *)(void *)specs->data, specs->len, fill_synth, &v,
+                                  err);
 }
 
-static pd_status write_json(const char *path, JsonNode *node, pd_error *err)
+pd_status pd_synth_write_text(const char *path, const char *text, pd_error *err)
+{
+    GError *gerr = NULL;
+    if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                  0644, &gerr)) {
+        pd_status st = pd_fail(err, PD_E_IO, "%s: cannot write: %s", path, gerr->message);
+        g_error_free(gerr);
+        return st;
+    }
+    return PD_OK;
+}
+
+pd_status pd_synth_write_json(const char *path, JsonNode *node, pd_error *err)
 {
     JsonGenerator *g = json_generator_new();
     json_generator_set_pretty(g, TRUE);
     json_generator_set_root(g, node);
-    GError *gerr = NULL;
-    pd_status st = PD_OK;
-    if (!json_generator_to_file(g, path, &gerr)) {
-        st = pd_fail(err, PD_E_IO, "%s: cannot write: %s", path, gerr->message);
-        g_error_free(gerr);
-    }
+    char *text = json_generator_to_data(g, NULL);
+    GString *s = g_string_new(text);
+    g_string_append_c(s, '\n');
+    pd_status st = pd_synth_write_text(path, s->str, err);
+    g_string_free(s, TRUE);
+    g_free(text);
     g_object_unref(g);
     return st;
+}
+
+void pd_synth_remove_folder(const char *path)
+{
+    GDir *d = g_dir_open(path, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        char *p = g_build_filename(path, name, NULL);
+        if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
+            pd_synth_remove_folder(p);
+        else
+            g_unlink(p);
+        g_free(p);
+    }
+    if (d)
+        g_dir_close(d);
+    g_rmdir(path);
 }
 
 static JsonObject *member_object(JsonObject *o, const char *key)
@@ -186,7 +234,7 @@ static pd_status synth_diffusers(JsonObject *root, const char *label, const char
     json_builder_end_object(b);
     JsonNode *index = json_builder_get_root(b);
     char *p = g_build_filename(out, "model_index.json", NULL);
-    st = write_json(p, index, err);
+    st = pd_synth_write_json(p, index, err);
     g_free(p);
     json_node_unref(index);
     g_object_unref(b);
@@ -202,11 +250,11 @@ static pd_status synth_diffusers(JsonObject *root, const char *label, const char
         if (!st) {
             JsonNode *n = json_node_init_object(json_node_alloc(), cfg);
             char *cp = g_build_filename(dir, "config.json", NULL);
-            st = write_json(cp, n, err);
+            st = pd_synth_write_json(cp, n, err);
             g_free(cp);
             json_node_unref(n);
         }
-        GArray *specs = g_array_new(FALSE, FALSE, sizeof(spec));
+        GArray *specs = g_array_new(FALSE, FALSE, sizeof(pd_synth_tensor));
         if (!st)
             st = collect(label, s, 0, c, o, specs, err);
         if (!st && e)
@@ -235,7 +283,7 @@ static pd_status synth_diffusers(JsonObject *root, const char *label, const char
                                    json_node_copy(json_object_get_member(root, "prediction_type")));
         JsonNode *n = json_node_init_object(json_node_alloc(), copy);
         st = g_mkdir_with_parents(dir, 0755) ? pd_fail(err, PD_E_IO, "%s: cannot create the folder", dir)
-                                             : write_json(sp, n, err);
+                                             : pd_synth_write_json(sp, n, err);
         json_node_unref(n);
         json_object_unref(copy);
         g_free(sp);
@@ -266,7 +314,7 @@ pd_status pd_synth_model(const char *shapes_json, const char *out, const pd_synt
         st = synth_diffusers(root, shapes_json, out, o, err);
     } else {
         JsonObject *s = member_object(root, "original"), *e = member_object(root, "original_extras");
-        GArray *specs = g_array_new(FALSE, FALSE, sizeof(spec));
+        GArray *specs = g_array_new(FALSE, FALSE, sizeof(pd_synth_tensor));
         st = s ? collect(shapes_json, s, 0, -1, o, specs, err)
                : pd_fail(err, PD_E_FORMAT, "%s: no \"original\" shapes", shapes_json);
         if (!st && e)

@@ -2,7 +2,9 @@
  * with the BOS/EOS, truncation and padding of the tokenizer SD ships.
  *
  * Load: vocab.json gives every symbol an id; merges.txt gives the merge
- * rules by rank. A symbol is held as its vocab id from the start, so the BPE
+ * rules by rank. Ids are the vocabulary's own, special tokens included, so a
+ * byte-level vocabulary of 514 entries and no merges (the demo model's,
+ * io/demo.h) works as CLIP's 49408 do. A symbol is held as its vocab id from the start, so the BPE
  * works on integers: a merge is a pair of ids with a rank and a result id,
  * kept in one open-addressing table.
  *
@@ -28,6 +30,9 @@ enum {
      * and 2 special tokens the vocabulary has 49408 entries. */
     MAX_MERGES = 49152 - 256 - 2,
     MERGE_BITS = 17, /* 131072 slots: the table stays under 40% full */
+    /* A vocabulary without merges: the byte symbols, alone and word-final,
+     * and the two special tokens. */
+    BYTE_LEVEL_VOCAB = 2 * 256 + 2,
 };
 
 /* vocab.json and merges.txt of CLIP are about 1 MB; anything far larger is
@@ -208,14 +213,19 @@ static void bytes_to_unicode(gunichar map[256])
     }
 }
 
-static pd_status load_byte_symbols(pd_tokenizer *t, GHashTable *vocab, const char *path, pd_error *err)
+void pd_tokenizer_byte_symbol(uint8_t byte, char out[8])
 {
     gunichar map[256];
     bytes_to_unicode(map);
+    out[g_unichar_to_utf8(map[byte], out)] = '\0';
+}
+
+static pd_status load_byte_symbols(pd_tokenizer *t, GHashTable *vocab, const char *path, pd_error *err)
+{
     for (int b = 0; b < 256; b++) {
         char sym[16];
-        int len = g_unichar_to_utf8(map[b], sym);
-        sym[len] = '\0';
+        pd_tokenizer_byte_symbol((uint8_t)b, sym);
+        size_t len = strlen(sym);
         if (!vocab_get(vocab, sym, &t->byte_sym[b]))
             return pd_fail(err, PD_E_FORMAT, "%s: lacks the symbol \"%s\" of byte 0x%02X; not a CLIP vocabulary",
                            path, sym, b);
@@ -227,8 +237,9 @@ static pd_status load_byte_symbols(pd_tokenizer *t, GHashTable *vocab, const cha
 }
 
 /* merges.txt: a "#version" line, then one "left right" pair per line, best
- * first. Every symbol a merge names or makes must be in the vocabulary, so
- * that encoding can never meet an unknown symbol. */
+ * first (none for a byte-level vocabulary). Every symbol a merge names or
+ * makes must be in the vocabulary, so that encoding can never meet an
+ * unknown symbol. */
 static pd_status load_merges(pd_tokenizer *t, GHashTable *vocab, const char *path, const char *vocab_path,
                              pd_error *err)
 {
@@ -292,8 +303,13 @@ static pd_status load_merges(pd_tokenizer *t, GHashTable *vocab, const char *pat
     }
     g_string_free(joined, TRUE);
     g_free(text);
-    if (!st && merges == 0)
-        st = pd_fail(err, PD_E_FORMAT, "%s: no merges; replace it with the model's original merges.txt", path);
+    /* No merges is a byte-level tokenizer (paldiff's demo model has one),
+     * but only where the vocabulary holds nothing a merge would make: with
+     * more, merges.txt has lost its lines. */
+    if (!st && merges == 0 && t->vocab_size > BYTE_LEVEL_VOCAB)
+        st = pd_fail(err, PD_E_FORMAT, "%s: no merges, yet %s has %d symbols beyond the 512 byte symbols "
+                     "and the 2 special tokens; replace it with the model's original merges.txt",
+                     path, vocab_path, t->vocab_size - BYTE_LEVEL_VOCAB);
     return st;
 }
 

@@ -9,7 +9,10 @@
  *
  * Loads vocab.json and merges.txt from a folder, plus the pad token from
  * tokenizer_config.json (or special_tokens_map.json): SD 1.x pads with
- * "<|endoftext|>", SD 2.x with "!". The text is cleaned as OpenAI CLIP does
+ * "<|endoftext|>", SD 2.x with "!". Token ids, the special ones included,
+ * are the vocabulary's own; a vocabulary of just the 512 byte symbols and
+ * the two special tokens, with no merges, encodes byte by byte (the demo
+ * model's, io/demo.h). The text is cleaned as OpenAI CLIP does
  * (ftfy-style fixes, HTML unescaped twice, whitespace collapsed, lower case;
  * see textclean.h), split with CLIP's pattern, and BPE-encoded.
  *
@@ -33,6 +36,11 @@ void pd_tokenizer_free(pd_tokenizer *tok);
 /* Encodes UTF-8 `text` (invalid UTF-8 is PD_E_ARG) into exactly PD_TOKENS ids. */
 pd_status pd_tokenizer_encode(const pd_tokenizer *tok, const char *text,
                               int32_t ids[PD_TOKENS], pd_error *err);
+
+/* The symbol byte-level vocabularies (GPT-2's and CLIP's bytes_to_unicode)
+ * give `byte`: printable Latin-1 bytes stand for themselves, the others are
+ * U+0100 onwards. UTF-8, NUL-terminated (at most 3 bytes). Thread-safe. */
+void pd_tokenizer_byte_symbol(uint8_t byte, char out[8]);
 
 int32_t pd_tokenizer_bos(const pd_tokenizer *tok);
 int32_t pd_tokenizer_eos(const pd_tokenizer *tok);

@@ -22,6 +22,15 @@ expect() {
 expect 0 "inspect" "$paldiff" --help
 expect 2 "unknown command" "$paldiff" frobnicate
 
+# The demo model: written by paldiff itself, then opened like any diffusers folder.
+expect 0 "wrote the demo model" "$paldiff" demo-model "$tmp/demo"
+expect 0 "found the demo model" "$paldiff" demo-model "$tmp/demo"
+expect 0 "arch: *sd15 " "$paldiff" inspect "$tmp/demo"
+expect 0 "embedding: \[1, 77, 64\]" "$paldiff" encode-prompt "$tmp/demo" "a red fox"
+expect 0 "$tmp/cache/paldiff/demo-v1" env -u PALDIFF_CACHE XDG_CACHE_HOME="$tmp/cache" "$paldiff" demo-model
+mkdir "$tmp/mine" && touch "$tmp/mine/note"
+expect 1 "not a paldiff demo model" "$paldiff" demo-model "$tmp/mine"
+
 for manifest in "$golden"/*/manifest.json; do
   dir=$(dirname "$manifest")
   grep -q '"kind": "model"' "$manifest" || continue

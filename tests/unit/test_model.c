@@ -221,23 +221,6 @@ static void test_broken_models(const char *golden)
     g_free(cfg);
 }
 
-static void rm_rf(const char *path)
-{
-    GDir *d = g_dir_open(path, 0, NULL);
-    const char *n;
-    while (d && (n = g_dir_read_name(d))) {
-        char *p = g_build_filename(path, n, NULL);
-        if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-            rm_rf(p);
-        else
-            g_unlink(p);
-        g_free(p);
-    }
-    if (d)
-        g_dir_close(d);
-    g_rmdir(path);
-}
-
 int main(void)
 {
     const char *golden = check_golden_dir();
@@ -249,7 +232,7 @@ int main(void)
     test_golden_models(golden);
     test_broken_models(golden);
     test_shape_manifests(golden);
-    rm_rf(tmp);
+    pd_synth_remove_folder(tmp);
     g_free(tmp);
     return check_summary("unit-model");
 }
