@@ -323,36 +323,35 @@ static pd_status text_config(pd_model *m, pd_error *err)
     return pd_clip_load(m, c, &m->clip, err);
 }
 
+/* The scheduler config (kept for the pipeline) and the prediction type. */
 static pd_status prediction(pd_model *m, const pd_model_options *o, pd_error *err)
 {
     m->prediction = PD_PREDICT_EPSILON;
     m->prediction_source = "default: single files don't say; give --prediction v for v-models";
+    const char *dir = m->layout == PD_LAYOUT_DIFFUSERS ? m->path : o->config_dir;
+    if (dir) {
+        char *p = g_build_filename(dir, "scheduler", "scheduler_config.json", NULL);
+        pd_status s = is_file(p) ? pd_config_load(p, &m->sched_config, err) : PD_OK;
+        g_free(p);
+        if (s)
+            return s;
+    }
     if (o->prediction != PD_PREDICT_AUTO) {
         m->prediction = o->prediction;
         m->prediction_source = "user option";
         return PD_OK;
     }
-    const char *dir = m->layout == PD_LAYOUT_DIFFUSERS ? m->path : o->config_dir;
-    if (!dir)
+    if (!m->sched_config)
         return PD_OK;
-    char *p = g_build_filename(dir, "scheduler", "scheduler_config.json", NULL);
-    pd_status s = PD_OK;
-    if (is_file(p)) {
-        pd_config *c;
-        const char *type = "epsilon";
-        if (!(s = pd_config_load(p, &c, err))) {
-            s = pd_config_string(c, "prediction_type", &type, err);
-            if (!s && strcmp(type, "epsilon") && strcmp(type, "v_prediction"))
-                s = pd_fail(err, PD_E_UNSUPPORTED, "%s: prediction_type \"%s\": paldiff runs epsilon "
-                            "and v_prediction", p, type);
-            if (!s) {
-                m->prediction = !strcmp(type, "v_prediction") ? PD_PREDICT_V : PD_PREDICT_EPSILON;
-                m->prediction_source = "scheduler config";
-            }
-            pd_config_free(c);
-        }
+    const char *type = "epsilon";
+    pd_status s = pd_config_string(m->sched_config, "prediction_type", &type, err);
+    if (!s && strcmp(type, "epsilon") && strcmp(type, "v_prediction"))
+        s = pd_fail(err, PD_E_UNSUPPORTED, "%s: prediction_type \"%s\": paldiff runs epsilon "
+                    "and v_prediction", pd_config_path(m->sched_config), type);
+    if (!s) {
+        m->prediction = !strcmp(type, "v_prediction") ? PD_PREDICT_V : PD_PREDICT_EPSILON;
+        m->prediction_source = "scheduler config";
     }
-    g_free(p);
     return s;
 }
 
@@ -457,6 +456,7 @@ void pd_model_free(pd_model *m)
         g_hash_table_destroy(m->weights[c]);
         pd_config_free(m->configs[c]);
     }
+    pd_config_free(m->sched_config);
     g_ptr_array_free(m->files, TRUE);
     g_free(m->file_info);
     g_free(m->tokenizer_dir);
@@ -499,6 +499,17 @@ void pd_model_release(const pd_model *m, const pd_weight *const *w, size_t n)
             continue;
         for (guint f = 0; f < m->files->len; f++) /* pd_st_release ignores other maps */
             pd_st_release(g_ptr_array_index(m->files, f), w[i]->data, (size_t)pd_weight_bytes(w[i]));
+    }
+}
+
+void pd_model_release_component(const pd_model *m, int component)
+{
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, m->weights[component]);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        const pd_weight *w = &((const pd_model_tensor *)value)->w;
+        pd_model_release(m, &w, 1);
     }
 }
 

@@ -42,6 +42,7 @@ struct pd_model {
     GPtrArray *files;           /* pd_safetensors *, owned              */
     GHashTable *weights[PD_COMPONENT_COUNT]; /* internal name → pd_model_tensor * */
     pd_config *configs[PD_COMPONENT_COUNT];  /* diffusers config.json or NULL */
+    pd_config *sched_config;    /* scheduler/scheduler_config.json or NULL */
     pd_clip_config text_cfg;
     pd_clip clip;
     char *tokenizer_dir;        /* NULL: none found                     */
@@ -61,6 +62,9 @@ pd_status pd_model_weight(const struct pd_model *m, int component, const char *n
  * next read. Keeps peak memory to the blocks in use. Weights not mapped from
  * this model's files are left alone. */
 void pd_model_release(const struct pd_model *m, const pd_weight *const *w, size_t n);
+
+/* pd_model_release for every weight of a component (its turn is over). */
+void pd_model_release_component(const struct pd_model *m, int component);
 
 /* "text encoder", "UNet", "VAE" — for messages. */
 const char *pd_component_label(int component);
