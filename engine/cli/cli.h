@@ -10,6 +10,8 @@ int cmd_inspect(int argc, char **argv);
 int cmd_encode_prompt(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_demo_model(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 /* Options every model-opening command takes. */
 typedef struct cli_model_args {
@@ -28,6 +30,18 @@ pd_model *cli_open_model(const char *path, const cli_model_args *a);
  * failure prints why and returns NULL with *status 2 (usage) or 1. */
 pd_model *cli_model_command(int *argc, char ***argv, const char *params, const char *summary,
                             const void *more, int nargs, int *status);
+
+/* The model to use when the command line names none (models.c):
+ * $PALDIFF_MODEL if set; else $XDG_DATA_HOME/paldiff/models/default
+ * (~/.local/share/...: a diffusers folder, a .safetensors file, or a link to
+ * either, resolved so that a tokenizer/ beside the file is found); else the
+ * demo model (io/demo.h) in cli_demo_dir(), written on first use with a note
+ * on stderr. Returns the path (g_free it) and sets *is_demo; NULL, with the
+ * reason on stderr, when the named model is missing or cannot be written. */
+char *cli_default_model(int *is_demo);
+/* Where the demo model lives: $PALDIFF_CACHE/demo-vN, else
+ * $XDG_CACHE_HOME/paldiff/demo-vN (~/.cache/paldiff/...). g_free it. */
+char *cli_demo_dir(void);
 
 /* Parses argv with the entries; prints usage and returns 0 on failure. */
 int cli_parse(int *argc, char ***argv, const char *params, const char *summary,

@@ -11,10 +11,12 @@ static const struct {
     const char *name, *summary;
     int (*run)(int argc, char **argv);
 } commands[] = {
+    {"generate", "generate images from a prompt (txt2img), an init image (img2img) or a mask (inpaint)", cmd_generate},
     {"inspect", "describe a model: architecture, prediction type, parameters, dtypes, files", cmd_inspect},
     {"encode-prompt", "tokenize and encode a prompt; print the ids, the shape and a checksum", cmd_encode_prompt},
     {"synth", "write a full-size model with made-up weights from a shape manifest", cmd_synth},
     {"bench", "time a component on full-size random weights (text)", cmd_bench},
+    {"demo-model", "write the tiny demo model (random weights) and print where", cmd_demo_model},
 };
 
 static void usage(FILE *f)

@@ -1,11 +1,12 @@
 /* runner.c — the golden runner: checks paldiff against the reference data.
  *
- *   golden-runner --kind text [--default DIR] [--only ID]
+ *   golden-runner --kind text [--default DIR] [--only ID] [--paldiff PATH]
  *
  * The golden folder is $PALDIFF_GOLDEN, else --default. Every folder below it
  * holding a manifest.json is read generically (its README is the contract):
  * each case of the requested kind (or of its sub-kinds: --kind vae runs
- * vae_decode and vae_encode) runs once per model source (diffusers
+ * vae_decode and vae_encode; --kind generate runs the pipeline cases through
+ * the paldiff command given by --paldiff) runs once per model source (diffusers
  * folder, single files) whose dtype has an expectation, and prints one line:
  *
  *   PASS sd15-tiny/text04 [single-f16] max_abs 3.1e-06 <= 2.5e-05
@@ -25,6 +26,7 @@
 
 static int passed, failed;
 static const char *only_id;
+const char *paldiff_command;
 
 void report(int ok, const char *rel, const char *id, const char *src, const char *fmt, ...)
 {
@@ -108,12 +110,26 @@ void report_diff(const manifest *mf, const char *id, const source *s, const pd_s
 
 static const char *requested_kind;
 
+/* Requested kinds that run another kind's cases their own way: "generate"
+ * runs the pipeline cases through the paldiff command (run_pipeline runs
+ * them in process); "sched" is the short name of the "scheduler" cases
+ * (no run: model-free kinds dispatch in run_manifest). */
+static const struct {
+    const char *requested, *kind;
+    case_fn run;
+} aliases[] = {
+    {"generate", "pipeline", run_generate},
+    {"sched", "scheduler", NULL},
+};
+static const char *case_kind; /* the kind whose cases run: requested_kind's, or its alias's */
+static case_fn alias_run;
+
 /* A requested kind runs the cases of that kind and of its sub-kinds:
  * "vae" runs "vae_decode" and "vae_encode". */
 static int kind_matches(const char *kind)
 {
-    size_t n = strlen(requested_kind);
-    return !strncmp(kind, requested_kind, n) && (kind[n] == '\0' || kind[n] == '_');
+    size_t n = strlen(case_kind);
+    return !strncmp(kind, case_kind, n) && (kind[n] == '\0' || kind[n] == '_');
 }
 
 /* The kinds with an expected file that this runner can run. */
@@ -125,10 +141,13 @@ static const struct {
     {"unet", run_unet},
     {"vae_decode", run_vae_decode},
     {"vae_encode", run_vae_encode},
+    {"pipeline", run_pipeline},
 };
 
 static case_fn kind_fn(const char *kind)
 {
+    if (alias_run && !strcmp(kind, case_kind))
+        return alias_run;
     for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++)
         if (!strcmp(kinds[i].kind, kind))
             return kinds[i].run;
@@ -142,6 +161,7 @@ static void open_sources(const manifest *mf, JsonArray *arr, source *src, guint 
         source *s = &src[i];
         s->name = json_object_get_string_member(so, "name");
         s->dtype = json_object_get_string_member(so, "dtype");
+        s->entry = so;
         char *path = g_build_filename(mf->dir, json_object_get_string_member(so, "path"), NULL);
         char *tok = NULL, *cfg = NULL;
         if (json_object_has_member(so, "tokenizer"))
@@ -222,7 +242,7 @@ static void run_manifest(const char *root, const char *dir)
     }
     if (!wanted)
         goto out;
-    if (strcmp(mkind, "model")) { /* model-free manifests: rng runs, scheduler not yet */
+    if (strcmp(mkind, "model")) { /* model-free manifests: rng, scheduler */
         for (guint i = 0; i < ncases; i++) {
             JsonObject *c = json_array_get_object_element(cases, i);
             const char *k = json_object_get_string_member(c, "kind");
@@ -230,6 +250,8 @@ static void run_manifest(const char *root, const char *dir)
                 continue;
             if (!strcmp(k, "rng"))
                 run_rng(&mf, c);
+            else if (!strcmp(k, "scheduler"))
+                run_sched(&mf, c);
             else
                 report(0, rel, json_object_get_string_member(c, "id"), "-",
                        "the runner cannot run '%s' cases yet", k);
@@ -297,11 +319,21 @@ int main(int argc, char **argv)
             def = argv[i + 1];
         else if (!strcmp(argv[i], "--only"))
             only_id = argv[i + 1];
+        else if (!strcmp(argv[i], "--paldiff"))
+            paldiff_command = argv[i + 1];
     }
     if (!requested_kind) {
-        fprintf(stderr, "usage: golden-runner --kind KIND [--default DIR] [--only ID]\n");
+        fprintf(stderr, "usage: golden-runner --kind KIND [--default DIR] [--only ID] [--paldiff PATH]\n");
         return 2;
     }
+    case_kind = requested_kind;
+    for (size_t i = 0; i < G_N_ELEMENTS(aliases); i++)
+        if (!strcmp(requested_kind, aliases[i].requested)) {
+            case_kind = aliases[i].kind;
+            alias_run = aliases[i].run;
+        }
+    if (!paldiff_command && getenv("PALDIFF_EXE") && *getenv("PALDIFF_EXE"))
+        paldiff_command = getenv("PALDIFF_EXE");
     const char *env = getenv("PALDIFF_GOLDEN");
     const char *root = env && *env ? env : def;
     if (!root || !g_file_test(root, G_FILE_TEST_IS_DIR)) {

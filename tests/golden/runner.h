@@ -22,6 +22,7 @@ typedef struct {
 
 typedef struct {
     const char *name, *dtype;
+    JsonObject *entry;      /* its object in the manifest's "sources" */
     pd_model *model;        /* NULL when it failed to open     */
     char open_error[1024];
 } source;
@@ -53,9 +54,15 @@ void run_text(const manifest *mf, JsonObject *c, const source *s, const pd_safet
 void run_unet(const manifest *mf, JsonObject *c, const source *s, const pd_safetensors *st, double tol);
 void run_vae_decode(const manifest *mf, JsonObject *c, const source *s, const pd_safetensors *st, double tol);
 void run_vae_encode(const manifest *mf, JsonObject *c, const source *s, const pd_safetensors *st, double tol);
+void run_pipeline(const manifest *mf, JsonObject *c, const source *s, const pd_safetensors *st, double tol);
+/* A pipeline case run through the `paldiff generate` command (--kind generate). */
+void run_generate(const manifest *mf, JsonObject *c, const source *s, const pd_safetensors *st, double tol);
+/* The paldiff command run_generate runs: --paldiff PATH, else $PALDIFF_EXE; or NULL. */
+extern const char *paldiff_command;
 /* Tokenizer cases carry their answer in the manifest. */
 void run_tokenizer(const manifest *mf, JsonObject *c, const source *s);
 /* Model-free kinds open their own case file and report with source "-". */
 void run_rng(const manifest *mf, JsonObject *c);
+void run_sched(const manifest *mf, JsonObject *c);
 
 #endif
