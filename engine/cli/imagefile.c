@@ -331,52 +331,41 @@ static uint8_t to_u8(float v)
     return (uint8_t)(v + 0.5f);
 }
 
+static float as_float(float v) { return v; }
+
 /* One pass along one axis: in each of `lines` lines, output sample i is
  * the weighted sum of input samples first[i] .. first[i] + taps − 1, per
  * channel. Lines and samples are addressed by strides in elements, so the
  * same code runs along rows or along columns; along columns the lines lie
- * side by side, and walking them innermost keeps memory access sequential. */
-static void pass_u8(const uint8_t *src, size_t src_line, size_t src_step, float *dst,
-                    size_t dst_line, size_t dst_step, int lines, int c, const axis *a, int n)
-{
-    const bool lines_inner = src_line < src_step;
-    const size_t outer = lines_inner ? (size_t)n : (size_t)lines;
-    const size_t inner = lines_inner ? (size_t)lines : (size_t)n;
-    for (size_t o = 0; o < outer; o++)
-        for (size_t j = 0; j < inner; j++) {
-            size_t l = lines_inner ? j : o, i = lines_inner ? o : j;
-            const float *w = a->w + i * (size_t)a->taps;
-            const uint8_t *s = src + l * src_line + (size_t)a->first[i] * src_step;
-            float *d = dst + l * dst_line + i * dst_step;
-            for (int ch = 0; ch < c; ch++) {
-                float acc = 0;
-                for (int k = 0; k < a->taps; k++)
-                    acc += w[k] * s[(size_t)k * src_step + (size_t)ch];
-                d[ch] = acc;
-            }
-        }
-}
-
-static void pass_f(const float *src, size_t src_line, size_t src_step, uint8_t *dst,
-                   size_t dst_line, size_t dst_step, int lines, int c, const axis *a, int n)
-{
-    const bool lines_inner = src_line < src_step;
-    const size_t outer = lines_inner ? (size_t)n : (size_t)lines;
-    const size_t inner = lines_inner ? (size_t)lines : (size_t)n;
-    for (size_t o = 0; o < outer; o++)
-        for (size_t j = 0; j < inner; j++) {
-            size_t l = lines_inner ? j : o, i = lines_inner ? o : j;
-            const float *w = a->w + i * (size_t)a->taps;
-            const float *s = src + l * src_line + (size_t)a->first[i] * src_step;
-            uint8_t *d = dst + l * dst_line + i * dst_step;
-            for (int ch = 0; ch < c; ch++) {
-                float acc = 0;
-                for (int k = 0; k < a->taps; k++)
-                    acc += w[k] * s[(size_t)k * src_step + (size_t)ch];
-                d[ch] = to_u8(acc);
-            }
-        }
-}
+ * side by side, and walking them innermost keeps memory access sequential.
+ * The two passes differ only in their types, so one macro stamps out both
+ * (as ggml does its typed kernels): pass_u8 reads the image's bytes into
+ * the float intermediate, pass_f reads that back into bytes, `store`
+ * rounding and clamping each sum. */
+#define RESAMPLE_PASS(name, src_type, dst_type, store)                                             \
+    static void name(const src_type *src, size_t src_line, size_t src_step, dst_type *dst,         \
+                     size_t dst_line, size_t dst_step, int lines, int c, const axis *a, int n)     \
+    {                                                                                              \
+        const bool lines_inner = src_line < src_step;                                              \
+        const size_t outer = lines_inner ? (size_t)n : (size_t)lines;                              \
+        const size_t inner = lines_inner ? (size_t)lines : (size_t)n;                              \
+        for (size_t o = 0; o < outer; o++)                                                         \
+            for (size_t j = 0; j < inner; j++) {                                                   \
+                size_t l = lines_inner ? j : o, i = lines_inner ? o : j;                           \
+                const float *w = a->w + i * (size_t)a->taps;                                       \
+                const src_type *s = src + l * src_line + (size_t)a->first[i] * src_step;           \
+                dst_type *d = dst + l * dst_line + i * dst_step;                                   \
+                for (int ch = 0; ch < c; ch++) {                                                   \
+                    float acc = 0;                                                                 \
+                    for (int k = 0; k < a->taps; k++)                                              \
+                        acc += w[k] * s[(size_t)k * src_step + (size_t)ch];                        \
+                    d[ch] = store(acc);                                                            \
+                }                                                                                  \
+            }                                                                                      \
+    }
+RESAMPLE_PASS(pass_u8, uint8_t, float, as_float)
+RESAMPLE_PASS(pass_f, float, uint8_t, to_u8)
+#undef RESAMPLE_PASS
 
 pd_status pd_pixels_resize(const pd_pixels *in, int width, int height, pd_pixels *out,
                            pd_error *err)

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "cli/imagefile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -31,17 +33,6 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static uint32_t crc32_of(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    }
-    return ~c;
-}
-
 /* A mutation almost never keeps a PNG chunk's CRC right, and libpng stops
  * at the first bad one: mending them lets the fuzzer reach the code behind
  * (tests/hostile checks bad CRCs). */
@@ -53,7 +44,7 @@ static void mend_png_crcs(uint8_t *p, size_t size)
         uint32_t n = get32(p + at);
         if (n > size - at - 12)
             break;
-        uint32_t crc = crc32_of(p + at + 4, 4 + (size_t)n);
+        uint32_t crc = (uint32_t)crc32(0, p + at + 4, 4 + n);
         for (int i = 0; i < 4; i++)
             p[at + 8 + n + i] = (uint8_t)(crc >> (24 - 8 * i));
         at += 12 + (size_t)n;

@@ -19,8 +19,10 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <zlib.h>
 
 #include "cli/imagefile.h"
+#include "hostile.h"
 #include "imagegen.h"
 
 typedef enum {
@@ -57,17 +59,6 @@ static void put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-static uint32_t crc32_of(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    }
-    return ~c;
-}
-
 /* Offset of the first chunk of `type`; the file must have one. */
 static size_t chunk(const GByteArray *b, const char *type)
 {
@@ -81,7 +72,7 @@ static size_t chunk(const GByteArray *b, const char *type)
 static void fix_crc(GByteArray *b, size_t at)
 {
     uint32_t n = get32(b->data + at);
-    put32(b->data + at + 8 + n, crc32_of(b->data + at + 4, 4 + n));
+    put32(b->data + at + 8 + n, (uint32_t)crc32(0, b->data + at + 4, 4 + n));
 }
 
 static void append(GByteArray *b, const GByteArray *from)
@@ -363,31 +354,6 @@ static const row rows[] = {
      .expect = "unknown image type"},
 };
 
-/* NULL when status and message are as the row expects, else what differs. */
-static const char *verdict(const row *r, const char *label, pd_status got, const pd_error *err)
-{
-    static char why[256];
-    if (got != r->want) {
-        snprintf(why, sizeof why, "status '%s', want '%s'", pd_status_name(got),
-                 pd_status_name(r->want));
-        return why;
-    }
-    if (got == PD_OK)
-        return NULL;
-    if (strncmp(err->message, label, strlen(label)) != 0 ||
-        strncmp(err->message + strlen(label), ": ", 2) != 0)
-        return "message does not start with the file's name";
-    char **pieces = g_strsplit(r->expect, "|", -1);
-    const char *missing = NULL;
-    for (char **p = pieces; *p && !missing; p++)
-        if (!strstr(err->message, *p)) {
-            snprintf(why, sizeof why, "message lacks \"%s\"", *p);
-            missing = why;
-        }
-    g_strfreev(pieces);
-    return missing;
-}
-
 /* Reads every pixel of a success, so a sanitizer sees a short buffer. */
 static volatile unsigned sink;
 
@@ -415,7 +381,7 @@ static const char *run_bytes(const row *r, const char *dir, const char *label, p
     pd_pixels px;
     pd_error err1 = {0};
     pd_status got = pd_image_decode(copy, b->len, label, 3, &px, &err1);
-    const char *bad = verdict(r, label, got, &err1);
+    const char *bad = hostile_verdict(r->want, r->expect, label, got, &err1);
     const char *bad_px = check_pixels(&px, got);
     bad = bad ? bad : bad_px;
     pd_pixels_free(&px);
@@ -426,7 +392,7 @@ static const char *run_bytes(const row *r, const char *dir, const char *label, p
         bad = "cannot write the temporary file";
     } else {
         got = pd_image_read(path, 3, &px, err);
-        const char *bad2 = verdict(r, path, got, err);
+        const char *bad2 = hostile_verdict(r->want, r->expect, path, got, err);
         bad_px = check_pixels(&px, got);
         bad = bad ? bad : bad2 ? bad2 : bad_px;
         if (!bad && got != PD_OK &&
@@ -453,7 +419,7 @@ static const char *run_write(const row *r, const char *dir, pd_error *err)
     char *target = strstr(r->target, "%s") ? g_strdup_printf(r->target, dir) : g_strdup(r->target);
 
     pd_status got = pd_image_write(target, &img, "p", err);
-    const char *bad = verdict(r, target, got, err);
+    const char *bad = hostile_verdict(r->want, r->expect, target, got, err);
     /* Nothing left behind: only the three things made above. */
     int entries = 0;
     GDir *d = g_dir_open(dir, 0, NULL);
@@ -508,7 +474,7 @@ int main(void)
         fprintf(stderr, "cannot make the temporary folder or the valid images\n");
         return 1;
     }
-    int passed = 0, failed = 0, skipped = 0;
+    hostile_tally tally = {0};
     size_t nrows = sizeof rows / sizeof rows[0];
 
     for (size_t i = 0; i < nrows; i++) {
@@ -518,18 +484,21 @@ int main(void)
         pd_error err = {0};
         const char *bad = NULL;
         pd_pixels px;
+        pd_status got;
 
         switch (r->kind) {
         case BYTES:
             bad = run_bytes(r, dir, label, &err);
             break;
         case FOLDER:
-            bad = verdict(r, dir, pd_image_read(dir, 3, &px, &err), &err);
+            got = pd_image_read(dir, 3, &px, &err);
+            bad = hostile_verdict(r->want, r->expect, dir, got, &err);
             bad = bad ? bad : check_pixels(&px, err.status);
             break;
         case MISSING: {
             char *path = g_build_filename(dir, "no-such-file.png", NULL);
-            bad = verdict(r, path, pd_image_read(path, 3, &px, &err), &err);
+            got = pd_image_read(path, 3, &px, &err);
+            bad = hostile_verdict(r->want, r->expect, path, got, &err);
             bad = bad ? bad : check_pixels(&px, err.status);
             g_free(path);
             break;
@@ -537,7 +506,7 @@ int main(void)
         case WRITE_RO:
             if (geteuid() == 0) { /* permission bits do not stop root */
                 printf("skip %2zu %s: running as root\n", i + 1, r->what);
-                skipped++;
+                tally.skipped++;
                 continue;
             }
             /* fall through */
@@ -546,14 +515,7 @@ int main(void)
             break;
         }
 
-        printf("%s %2zu %s: %.200s\n", bad ? "FAIL" : "ok  ", i + 1, r->what,
-               r->want == PD_OK && !bad ? "accepted" : err.message);
-        if (bad) {
-            printf("     -> %s\n", bad);
-            failed++;
-        } else {
-            passed++;
-        }
+        hostile_report(&tally, i + 1, r->what, r->want, err.message, 200, bad);
     }
     g_rmdir(dir);
     g_free(dir);
@@ -563,9 +525,5 @@ int main(void)
     g_byte_array_free(jpeg_progressive, TRUE);
     g_byte_array_free(jpeg_cmyk, TRUE);
     g_byte_array_free(jpeg_ycck, TRUE);
-    printf("hostile-images: %d passed, %d failed", passed, failed);
-    if (skipped)
-        printf(", %d skipped", skipped);
-    printf("\n");
-    return failed ? 1 : 0;
+    return hostile_summary(&tally, "hostile-images");
 }

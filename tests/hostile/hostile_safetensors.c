@@ -16,6 +16,7 @@
 #include <glib/gstdio.h>
 
 #include "error.h"
+#include "hostile.h"
 #include "io/safetensors.h"
 
 typedef struct row {
@@ -268,31 +269,6 @@ static unsigned touch(const pd_safetensors *st)
     return sum;
 }
 
-/* NULL when status and message are as the row expects, else what differs. */
-static const char *verdict(const row *r, const char *label, pd_status got, const pd_error *err)
-{
-    static char why[256];
-    if (got != r->want) {
-        snprintf(why, sizeof why, "status '%s', want '%s'", pd_status_name(got),
-                 pd_status_name(r->want));
-        return why;
-    }
-    if (got == PD_OK)
-        return NULL;
-    if (strncmp(err->message, label, strlen(label)) != 0 ||
-        strncmp(err->message + strlen(label), ": ", 2) != 0)
-        return "message does not start with the file's name";
-    char **pieces = g_strsplit(r->expect, "|", -1);
-    const char *missing = NULL;
-    for (char **p = pieces; *p && !missing; p++)
-        if (!strstr(err->message, *p)) {
-            snprintf(why, sizeof why, "message lacks \"%s\"", *p);
-            missing = why;
-        }
-    g_strfreev(pieces);
-    return missing;
-}
-
 int main(void)
 {
     char *dir = g_dir_make_tmp("paldiff-hostile-XXXXXX", NULL);
@@ -301,7 +277,7 @@ int main(void)
         return 1;
     }
     char *path = g_build_filename(dir, "hostile.safetensors", NULL);
-    int passed = 0, failed = 0;
+    hostile_tally tally = {0};
     size_t nrows = sizeof rows / sizeof rows[0];
 
     for (size_t i = 0; i < nrows; i++) {
@@ -314,7 +290,7 @@ int main(void)
         pd_error err1 = {0}, err2 = {0};
         pd_safetensors *st = NULL;
         pd_status got = pd_st_parse(label, img, size, &st, &err1);
-        const char *bad = verdict(r, label, got, &err1);
+        const char *bad = hostile_verdict(r->want, r->expect, label, got, &err1);
         if (st)
             sink += touch(st), pd_st_close(st);
 
@@ -323,7 +299,7 @@ int main(void)
         } else {
             st = NULL;
             got = pd_st_open(path, &st, &err2);
-            const char *bad2 = verdict(r, path, got, &err2);
+            const char *bad2 = hostile_verdict(r->want, r->expect, path, got, &err2);
             if (!bad && bad2)
                 bad = bad2;
             if (!bad && got != PD_OK && strcmp(err1.message + strlen(label),
@@ -335,18 +311,10 @@ int main(void)
         }
         g_free(img);
 
-        printf("%s %2zu %s: %.150s\n", bad ? "FAIL" : "ok  ", i + 1, r->what,
-               r->want == PD_OK && !bad ? "accepted" : err1.message);
-        if (bad) {
-            printf("     -> %s\n", bad);
-            failed++;
-        } else {
-            passed++;
-        }
+        hostile_report(&tally, i + 1, r->what, r->want, err1.message, 150, bad);
     }
     g_rmdir(dir);
     g_free(path);
     g_free(dir);
-    printf("hostile-safetensors: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return hostile_summary(&tally, "hostile-safetensors");
 }
