@@ -140,7 +140,9 @@ static pd_status draw(run *r, const char *name, int count, float *out, pd_error 
     if (r->p->draw) {
         int index = strcmp(name, "noise") ? 0 : r->noise_draws;
         const int64_t shape[4] = {count, LATENT_CHANNELS, r->h, r->w};
-        s = r->p->draw(r->p->draw_user, name, index, shape, nchw, err);
+        pd_error mine = {0}; /* the caller's err may be NULL */
+        if ((s = r->p->draw(r->p->draw_user, name, index, shape, nchw, &mine)))
+            pd_fail(err, s, "%s", mine.message[0] ? mine.message : "the draw function failed");
     } else {
         pd_rng_randn(&r->rng, nchw, (int64_t)n);
     }
