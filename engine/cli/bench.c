@@ -1,4 +1,4 @@
-/* bench.c — `paldiff bench text|unet|vae|gemm`: speed on full-size weights.
+/* bench.c — `paldiff bench text|unet|vae|gemm|palette`: speed on full-size weights.
  *
  * Figures are reported against the machine's float32 FMA peak, measured in
  * the same run (and GEMM against OpenBLAS, also in the same run), because
@@ -18,6 +18,8 @@
 #include "io/synth.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/palette.h"
+#include "kernels/palette_internal.h"
 #include "kernels/pool.h"
 #include "kernels/stats.h"
 #include "models/unet.h"
@@ -188,7 +190,7 @@ static int bench_component(const bench *b, pd_model *m)
         g_free(c.latents), g_free(c.image);
         pd_vae_free(c.v);
     } else {
-        fprintf(stderr, "paldiff: bench %s: expected text, unet, vae or gemm\n", b->what);
+        fprintf(stderr, "paldiff: bench %s: expected text, unet, vae, gemm or palette\n", b->what);
         rc = 2;
     }
     return rc;
@@ -252,26 +254,29 @@ static void theirs(void *p)
     c->blas(101, 111, 112, c->M, c->N, c->K, 1.0f, c->x, c->K, c->w.data, c->K, 0.0f, c->y, c->N);
 }
 
+/* The UNet's products at 512×512 with batch 2 (M = pixels × 2). */
+typedef struct { int M, N, K; const char *what; } gemm_shape;
+static const gemm_shape unet_gemms[] = {
+    {8192, 320, 2880, "conv 3x3 320, 64x64"},
+    {8192, 320, 320, "attention projection 320"},
+    {8192, 2560, 320, "GEGLU in 320"},
+    {8192, 320, 1280, "GEGLU out 320"},
+    {2048, 640, 5760, "conv 3x3 640, 32x32"},
+    {512, 1280, 11520, "conv 3x3 1280, 16x16"},
+    {128, 1280, 11520, "conv 3x3 1280, 8x8"},
+    {154, 320, 768, "cross-attention keys (77 tokens × 2)"},
+};
+
 static int bench_gemm(const bench *b)
 {
-    /* The UNet's products at 512×512 with batch 2 (M = pixels × 2). */
-    static const struct { int M, N, K; const char *what; } shapes[] = {
-        {8192, 320, 2880, "conv 3x3 320, 64x64"},
-        {8192, 320, 320, "attention projection 320"},
-        {8192, 2560, 320, "GEGLU in 320"},
-        {8192, 320, 1280, "GEGLU out 320"},
-        {2048, 640, 5760, "conv 3x3 640, 32x32"},
-        {512, 1280, 11520, "conv 3x3 1280, 16x16"},
-        {128, 1280, 11520, "conv 3x3 1280, 8x8"},
-        {154, 320, 768, "cross-attention keys (77 tokens × 2)"},
-    };
+    const gemm_shape *shapes = unet_gemms;
     sgemm_fn blas = load_openblas();
     printf("bench gemm: F32, Y = X·Wᵀ, %d threads, %s kernels; OpenBLAS %s\n", pd_threads(),
            pd_isa_name(pd_cpu_isa()), blas ? "loaded (OPENBLAS_CORETYPE unset)" : "not found (apt install libopenblas0)");
     printf("  %-38s %8s %8s %7s %7s\n", "shape (M N K)", "ours", "OpenBLAS", "ratio", "%peak");
     double sum_ratio = 0;
     int n = 0;
-    for (size_t i = 0; i < G_N_ELEMENTS(shapes); i++) {
+    for (size_t i = 0; i < G_N_ELEMENTS(unet_gemms); i++) {
         gemm_ctx c = {shapes[i].M, shapes[i].N, shapes[i].K, NULL, NULL, {0}, blas};
         float *x = g_new(float, (size_t)c.M * c.K), *w = g_new(float, (size_t)c.N * c.K);
         c.y = g_new(float, (size_t)c.M * c.N);
@@ -294,6 +299,132 @@ static int bench_gemm(const bench *b)
     return 0;
 }
 
+/* ---- palettes ------------------------------------------------------------- */
+
+/* A [N, K] palettized weight: random indices, one random palette per
+ * `group` rows (small values, as a trained layer's). */
+static pd_weight random_pal(int64_t N, int64_t K, int bits, int64_t group, uint8_t **data, uint16_t **pal)
+{
+    pd_weight w = {.dtype = PD_PAL, .ndim = 2, .shape = {N, K}, .bits = bits, .group_size = group};
+    size_t bytes = (size_t)pd_weight_bytes(&w), entries = (size_t)(N / group) << bits;
+    *data = g_malloc(bytes);
+    uint32_t s = 777;
+    for (size_t i = 0; i < bytes; i++)
+        (*data)[i] = (uint8_t)((s = s * 1664525u + 1013904223u) >> 24);
+    for (int64_t r = 0; r < N; r++) /* zero padding bits, as the format says */
+        if (K * bits % 8)
+            (*data)[(r + 1) * pd_pal_row_bytes(K, bits) - 1] &= (uint8_t)((1u << (K * bits % 8)) - 1);
+    float *f = g_new(float, entries);
+    fill_random(f, entries, 0.05f);
+    *pal = g_new(uint16_t, entries);
+    for (size_t i = 0; i < entries; i++)
+        (*pal)[i] = pd_f32_to_f16(f[i]);
+    g_free(f);
+    w.data = *data, w.palette = *pal;
+    return w;
+}
+
+typedef struct {
+    const pd_weight *w;
+    pd_isa isa;
+    float *row;
+} decode_ctx;
+
+static void decode_all(void *p)
+{
+    decode_ctx *c = p;
+    const int64_t N = c->w->shape[0], K = c->w->shape[1];
+#if defined(__x86_64__) || defined(__i386__)
+    pd_pal_table t = {.src = NULL};
+    for (int64_t r = 0; r < N; r++)
+        if (c->isa == PD_ISA_AVX512)
+            pd_pal_decode_row_avx512(c->w, r, 0, K, &t, c->row);
+        else if (c->isa == PD_ISA_AVX2)
+            pd_pal_decode_row_avx2(c->w, r, 0, K, &t, c->row);
+        else
+            pd_pal_decode_row(c->w, r, 0, K, c->row);
+#else
+    for (int64_t r = 0; r < N; r++)
+        pd_pal_decode_row(c->w, r, 0, K, c->row);
+#endif
+}
+
+/* Decode throughput on one thread (a [320, 2880] weight, a row at a time
+ * into an L1-resident buffer: the packers' inner step), then pd_gemm with
+ * 6-bit weights against F32 on the UNet's products. */
+static int bench_palette(const bench *b)
+{
+    static const int widths[] = {2, 3, 4, 6, 8};
+    const int64_t N = 320, K = 2880;
+    float *row = g_new(float, K);
+    printf("bench palette: decode one thread, [%lld, %lld] weight, row by row; "
+           "G weights/s (GB/s of float32 written)\n", (long long)N, (long long)K);
+    printf("  %-5s", "bits");
+    for (int isa = PD_ISA_REF; isa <= (int)pd_cpu_isa_supported(); isa++)
+        printf(" %20s", pd_isa_name((pd_isa)isa));
+    printf("\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(widths); i++) {
+        uint8_t *data;
+        uint16_t *pal;
+        pd_weight w = random_pal(N, K, widths[i], N, &data, &pal);
+        printf("  %-5d", widths[i]);
+        for (int isa = PD_ISA_REF; isa <= (int)pd_cpu_isa_supported(); isa++) {
+            decode_ctx c = {&w, (pd_isa)isa, row};
+            double g = (double)N * K / 1e9 / best_seconds(b->repeat + 2, decode_all, &c);
+            char cell[32];
+            snprintf(cell, sizeof cell, "%.2f (%.1f)", g, 4 * g);
+            printf(" %20s", cell);
+        }
+        printf("\n");
+        g_free(data), g_free(pal);
+    }
+    g_free(row);
+
+    printf("bench palette: pd_gemm, %d threads, %s kernels, GFLOP/s; time ratio = F32 / palettized\n",
+           pd_threads(), pd_isa_name(pd_cpu_isa()));
+    printf("  %-38s %7s %7s %7s %7s %7s\n", "shape (M N K)", "F32", "6b", "ratio", "6b g16", "ratio");
+    double sum[2] = {0};
+    for (size_t i = 0; i < G_N_ELEMENTS(unet_gemms); i++) {
+        const gemm_shape *sh = &unet_gemms[i];
+        gemm_ctx c = {sh->M, sh->N, sh->K, NULL, NULL, {0}, NULL};
+        float *x = g_new(float, (size_t)c.M * c.K), *wf = g_new(float, (size_t)c.N * c.K);
+        c.y = g_new(float, (size_t)c.M * c.N);
+        fill_random(x, (size_t)c.M * c.K, 1), fill_random(wf, (size_t)c.N * c.K, 0.05f);
+        c.x = x;
+        double gflop = 2.0 * c.M * c.N * c.K / 1e9, rate[3];
+        uint8_t *data[2];
+        uint16_t *pal[2];
+        pd_weight ws[3] = {
+            {.dtype = PD_F32, .ndim = 2, .shape = {c.N, c.K}, .data = wf},
+            random_pal(c.N, c.K, 6, c.N, &data[0], &pal[0]),
+            random_pal(c.N, c.K, 6, 16, &data[1], &pal[1]),
+        };
+        /* interleaved, best of each: on a shared machine the load drifts
+         * between runs, and consecutive runs of one variant would see a
+         * different machine from the other's */
+        double best[3] = {1e30, 1e30, 1e30};
+        for (int r = 0; r < b->repeat; r++)
+            for (int v = 0; v < 3; v++) {
+                c.w = ws[v];
+                double t = best_seconds(1, ours, &c);
+                best[v] = t < best[v] ? t : best[v];
+            }
+        for (int v = 0; v < 3; v++)
+            rate[v] = gflop / best[v];
+        char label[80];
+        snprintf(label, sizeof label, "%d %d %d %s", c.M, c.N, c.K, sh->what);
+        printf("  %-38.38s %7.1f %7.1f %6.0f%% %7.1f %6.0f%%\n", label, rate[0], rate[1],
+               100 * rate[1] / rate[0], rate[2], 100 * rate[2] / rate[0]);
+        sum[0] += rate[1] / rate[0], sum[1] += rate[2] / rate[0];
+        g_free(x), g_free(wf), g_free(c.y);
+        for (int v = 0; v < 2; v++)
+            g_free(data[v]), g_free(pal[v]);
+    }
+    printf("  mean speed of 6-bit weights relative to F32: %.1f %% per tensor, %.1f %% groups of 16\n",
+           100 * sum[0] / G_N_ELEMENTS(unet_gemms), 100 * sum[1] / G_N_ELEMENTS(unet_gemms));
+    return 0;
+}
+
 /* ---- the command ---------------------------------------------------------- */
 
 int cmd_bench(int argc, char **argv)
@@ -310,15 +441,15 @@ int cmd_bench(int argc, char **argv)
         {"repeat", 0, 0, G_OPTION_ARG_INT, &repeat, "timed runs after one warm-up (default 3)", "R"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
-    if (!cli_parse(&argc, &argv, "text|unet|vae|gemm",
+    if (!cli_parse(&argc, &argv, "text|unet|vae|gemm|palette",
                    "Time a component on full-size random weights, against the FMA peak measured in "
-                   "the same run (gemm: against OpenBLAS too).", e, NULL))
+                   "the same run (gemm: against OpenBLAS too; palette: decode speed, 6-bit GEMMs against F32).", e, NULL))
         return 2;
     bench b = {.arch = arch ? arch : "sd15", .dtype = dtype && !strcmp(dtype, "F16") ? PD_ST_F16 : PD_ST_F32,
                .width = 512, .height = 512, .repeat = repeat};
     if (argc != 2 || repeat < 1 || threads < 0 || (size && sscanf(size, "%dx%d", &b.width, &b.height) != 2) ||
         b.width < 8 || b.height < 8 || b.width > 4096 || b.height > 4096) {
-        fprintf(stderr, "usage: paldiff bench text|unet|vae|gemm [--arch A] [--size WxH] [--dtype F32|F16] "
+        fprintf(stderr, "usage: paldiff bench text|unet|vae|gemm|palette [--arch A] [--size WxH] [--dtype F32|F16] "
                         "[--threads N] [--repeat R]\n");
         return 2;
     }
@@ -334,6 +465,8 @@ int cmd_bench(int argc, char **argv)
     int rc;
     if (!strcmp(b.what, "gemm")) {
         rc = bench_gemm(&b);
+    } else if (!strcmp(b.what, "palette")) {
+        rc = bench_palette(&b);
     } else {
         const char *g = getenv("PALDIFF_GOLDEN");
         char *man = shapes ? g_strdup(shapes) : g_strdup_printf("%s/shapes/%s.json", g && *g ? g : "../shared/golden", b.arch);

@@ -93,8 +93,8 @@ static void pack_matrix(const pd_gemm_x *X, const pd_gemm_kernel *kern, int64_t 
 }
 
 /* Any dtype, one row at a time through pd_weight_read: the reference for
- * the per-ISA packers, and the path for dtypes without one (palettes, until
- * a vector decoder takes their slot in pd_gemm_kernel.pack_w). */
+ * the per-ISA packers, and the path of kernels without one (the scalar
+ * kernel: palettes through pd_pal_decode_row). */
 static void pack_w_portable(const pd_weight *w, int64_t n0, int64_t n, int nr,
                             int64_t k0, int64_t kc, float *dst)
 {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kernels/gemm_internal.h"
+#include "kernels/palette_internal.h"
 
 enum { MR = 6, NR = 16, KC = 256, NC = 128, MC = 1536 };
 _Static_assert(MR <= PD_GEMM_MR_MAX && NR <= PD_GEMM_NR_MAX && KC <= PD_GEMM_KC_MAX &&
@@ -170,6 +171,32 @@ static void pack_w_bf16(const pd_weight *w, int64_t n0, int64_t n, int64_t k0, i
     pack_w_dtype(PD_BF16, w, n0, n, k0, kc, dst);
 }
 
+/* Palettes: each of a half micro-panel's 8 rows decoded (kc indices at
+ * once, palette_avx2.c) into a row buffer in L1, then turned into 8 k steps
+ * as pack_w_dtype does with F32 rows. Each group's palette is widened once
+ * per call. */
+static void pack_w_pal(const pd_weight *w, int64_t n0, int64_t n, int64_t k0, int64_t kc, float *dst)
+{
+    _Alignas(32) float rows[8][KC];
+    pd_pal_table t;
+    t.src = NULL;
+    for (int64_t p = 0; p < n; p += NR, dst += kc * NR)
+        for (int h = 0; h < NR; h += 8) {
+            int live = 0; /* rows of this half that exist */
+            for (int i = 0; i < 8 && p + h + i < n; i++, live++)
+                pd_pal_decode_row_avx2(w, n0 + p + h + i, k0, kc, &t, rows[i]);
+            for (int64_t k = 0; k < kc; k += 8) {
+                int nk = kc - k < 8 ? (int)(kc - k) : 8;
+                __m256 r[8];
+                for (int i = 0; i < 8; i++)
+                    r[i] = i < live ? load8(PD_F32, rows[i], k, nk) : _mm256_setzero_ps();
+                transpose8(r);
+                for (int j = 0; j < nk; j++)
+                    _mm256_storeu_ps(dst + (k + j) * NR + h, r[j]);
+            }
+        }
+}
+
 const pd_gemm_kernel pd_gemm_kernel_avx2 = {
     .isa = PD_ISA_AVX2,
     .mr = MR, .nr = NR, .kc = KC, .nc = NC, .mc = MC,
@@ -179,6 +206,6 @@ const pd_gemm_kernel pd_gemm_kernel_avx2 = {
         [PD_F32] = pack_w_f32,
         [PD_F16] = pack_w_f16,
         [PD_BF16] = pack_w_bf16,
-        [PD_PAL] = NULL, /* pd_weight_read for now; a vector decoder goes here */
+        [PD_PAL] = pack_w_pal,
     },
 };

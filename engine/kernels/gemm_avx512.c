@@ -23,6 +23,7 @@
 #include <immintrin.h>
 
 #include "kernels/gemm_internal.h"
+#include "kernels/palette_internal.h"
 
 enum { MR = 12, NR = 32, KC = 384, NC = 320, MC = 1536 };
 _Static_assert(MR <= PD_GEMM_MR_MAX && NR <= PD_GEMM_NR_MAX && KC <= PD_GEMM_KC_MAX &&
@@ -180,6 +181,35 @@ static void pack_w_bf16(const pd_weight *w, int64_t n0, int64_t n, int64_t k0, i
     pack_w_dtype(PD_BF16, w, n0, n, k0, kc, dst);
 }
 
+/* Palettes: each of a half micro-panel's 16 rows decoded (kc indices at
+ * once, palette_avx512.c) into a row buffer in L1, then turned into 16 k
+ * steps as pack_w_dtype does with F32 rows. The row decoder keeps its
+ * palette in registers for the whole row; decoding into the panel directly
+ * would reload it every 16 values. Each group's palette is widened once per
+ * call. */
+static void pack_w_pal(const pd_weight *w, int64_t n0, int64_t n, int64_t k0, int64_t kc, float *dst)
+{
+    _Alignas(64) float rows[16][KC];
+    pd_pal_table t;
+    t.src = NULL;
+    for (int64_t p = 0; p < n; p += NR, dst += kc * NR)
+        for (int h = 0; h < NR; h += 16) {
+            int live = 0; /* rows of this half that exist */
+            for (int i = 0; i < 16 && p + h + i < n; i++, live++)
+                pd_pal_decode_row_avx512(w, n0 + p + h + i, k0, kc, &t, rows[i]);
+            for (int64_t k = 0; k < kc; k += 16) {
+                int nk = kc - k < 16 ? (int)(kc - k) : 16;
+                __mmask16 km = (__mmask16)((1u << nk) - 1);
+                __m512 r[16];
+                for (int i = 0; i < 16; i++)
+                    r[i] = i < live ? _mm512_maskz_load_ps(km, rows[i] + k) : _mm512_setzero_ps();
+                transpose16(r);
+                for (int j = 0; j < nk; j++)
+                    _mm512_storeu_ps(dst + (k + j) * NR + h, r[j]);
+            }
+        }
+}
+
 const pd_gemm_kernel pd_gemm_kernel_avx512 = {
     .isa = PD_ISA_AVX512,
     .mr = MR, .nr = NR, .kc = KC, .nc = NC, .mc = MC,
@@ -189,6 +219,6 @@ const pd_gemm_kernel pd_gemm_kernel_avx512 = {
         [PD_F32] = pack_w_f32,
         [PD_F16] = pack_w_f16,
         [PD_BF16] = pack_w_bf16,
-        [PD_PAL] = NULL, /* pd_weight_read for now; a vector decoder goes here */
+        [PD_PAL] = pack_w_pal,
     },
 };

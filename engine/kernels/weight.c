@@ -3,6 +3,8 @@
 #include <assert.h>
 #include <math.h>
 
+#include "palette.h"
+
 int64_t pd_weight_numel(const pd_weight *w)
 {
     int64_t n = 1;
@@ -26,7 +28,8 @@ int64_t pd_weight_bytes(const pd_weight *w)
     case PD_F32: return 4 * n;
     case PD_F16:
     case PD_BF16: return 2 * n;
-    case PD_PAL: return (n * w->bits + 7) / 8;
+    case PD_PAL: /* byte-aligned rows (palette.h) */
+        return pd_weight_rows(w) * pd_pal_row_bytes(pd_weight_cols(w), w->bits);
     }
     return 0;
 }
@@ -70,16 +73,6 @@ uint16_t pd_f32_to_bf16(float f)
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
 }
 
-static uint32_t pal_index(const uint8_t *packed, int bits, int64_t i)
-{
-    /* Indices are packed little-endian, LSB first, without padding. */
-    int64_t bit = i * bits;
-    uint32_t v = packed[bit >> 3];
-    if ((bit & 7) + bits > 8) /* straddles a byte: never read past the last one */
-        v |= (uint32_t)packed[(bit >> 3) + 1] << 8;
-    return (v >> (bit & 7)) & ((1u << bits) - 1);
-}
-
 void pd_weight_read(const pd_weight *w, int64_t row, int64_t col, int64_t n, float *dst)
 {
     int64_t first = row * pd_weight_cols(w) + col;
@@ -95,12 +88,9 @@ void pd_weight_read(const pd_weight *w, int64_t row, int64_t col, int64_t n, flo
         for (int64_t i = 0; i < n; i++)
             dst[i] = pd_bf16_to_f32(((const uint16_t *)w->data)[first + i]);
         return;
-    case PD_PAL: {
-        const uint16_t *table = w->palette + (row / w->group_size << w->bits);
-        for (int64_t i = 0; i < n; i++)
-            dst[i] = pd_f16_to_f32(table[pal_index(w->data, w->bits, first + i)]);
+    case PD_PAL:
+        pd_pal_decode_row(w, row, col, n, dst);
         return;
-    }
     }
     assert(!"unknown dtype");
 }

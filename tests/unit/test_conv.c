@@ -61,8 +61,9 @@ static test_weight make_weight(const conv_case *c)
             h[i] = pd_f32_to_f16(frand());
         t.data = h;
     } else {
-        uint8_t *q = malloc((size_t)(n + 1) / 2);
-        for (int64_t i = 0; i < (n + 1) / 2; i++)
+        int64_t bytes = c->O * ((K + 1) / 2); /* byte-aligned rows (palette.h) */
+        uint8_t *q = malloc((size_t)bytes);
+        for (int64_t i = 0; i < bytes; i++)
             q[i] = (uint8_t)(frand() * 128 + 128);
         t.palette = malloc(16 * sizeof *t.palette);
         for (int i = 0; i < 16; i++)
@@ -138,6 +139,19 @@ static void run_case(const conv_case *c)
                   c->up ? "_up2" : "", c->B, c->H, c->W, c->C, c->O, c->k, c->stride, c->pad[0],
                   c->pad[1], c->pad[2], c->pad[3], c->dtype, c->bias, c->accumulate, bad, ny,
                   first, bad ? f[first] : 0.0, bad ? r[first] : 0.0);
+        if (c->dtype == PD_PAL && !pub) {
+            /* The palette decoded in the packing gives the very floats of
+             * the same weight stored as F32: the results are bit-equal. */
+            float *g = malloc(ny * sizeof *g);
+            pd_weight wf = {.dtype = PD_F32, .ndim = 4, .shape = {c->O, c->C, c->k, c->k},
+                            .data = w.f32};
+            memcpy(g, y0, ny * sizeof *g);
+            pd_conv2d_isa((pd_isa)isa, c->up, c->B, c->H, c->W, c->C, x, &wf, bp, c->stride,
+                          c->pad, g, c->accumulate);
+            CHECK_MSG(!memcmp(f, g, ny * sizeof *g), "%s conv%s palettized != same weights as F32",
+                      pd_isa_name((pd_isa)isa), c->up ? "_up2" : "");
+            free(g);
+        }
     }
 
     free(x), free(b), free(y0), free(ax), free(aw), free(ab), free(s), free(r), free(f);
@@ -176,7 +190,7 @@ static void test_conv_shapes(void)
             .B = 1 + (int)(frand() + 1.0f) % 2 + (i == 7), .H = 1 + (int)((frand() + 1) * 9),
             .W = 1 + (int)((frand() + 1) * 9), .C = 1 + (int)((frand() + 1) * 40),
             .O = 1 + (int)((frand() + 1) * 40), .k = i % 4 ? 3 : 1, .stride = 1 + i % 2,
-            .dtype = (pd_dtype)(i % 3 == 0 ? PD_F16 : PD_F32), .bias = i % 2,
+            .dtype = (pd_dtype)(i % 3 == 0 ? PD_F16 : i % 6 == 5 ? PD_PAL : PD_F32), .bias = i % 2,
             .accumulate = i % 3 == 1,
         };
         if (c.k == 3)
@@ -201,6 +215,8 @@ static void test_conv_shapes(void)
          .dtype = PD_F32, .bias = 1},
         {.B = 2, .H = 17, .W = 19, .C = 96, .O = 40, .k = 1, .stride = 1, .dtype = PD_F32,
          .bias = 1, .accumulate = 1},
+        {.B = 1, .H = 21, .W = 23, .C = 71, .O = 45, .k = 3, .stride = 1, .pad = {1, 1, 1, 1},
+         .dtype = PD_PAL, .bias = 1, .accumulate = 1},
     };
     for (size_t i = 0; i < sizeof big / sizeof *big; i++)
         run_case(&big[i]);

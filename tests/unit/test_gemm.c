@@ -75,7 +75,8 @@ static test_weight make_weight(pd_dtype dtype, int ndim, const int64_t *shape, i
                                                       : pd_f32_to_bf16(rng_float());
         break;
     case PD_PAL: {
-        bytes = (size_t)((numel * bits + 7) / 8);
+        t.w.bits = bits; /* byte-aligned rows (palette.h) */
+        bytes = (size_t)pd_weight_bytes(&t.w);
         t.data = malloc(bytes ? bytes : 1);
         for (size_t i = 0; i < bytes; i++)
             ((uint8_t *)t.data)[i] = (uint8_t)rng_next();

@@ -55,21 +55,24 @@ static void test_read(void)
         pd_weight_read(ws[k], 2, 1, 3, out);
         CHECK_MSG(out[0] == f[9] && out[1] == f[10] && out[2] == f[11], "dtype %d", k);
     }
-    /* Palettized: 3 bits, one palette per 2 rows; indices packed LSB first. */
-    enum { R = 4, C = 5, BITS = 3 };
+    /* Palettized: 3 bits, one palette per 2 rows; indices packed LSB first,
+     * each row starting on a byte (palette.h): 15 bits → 2 bytes a row. */
+    enum { R = 4, C = 5, BITS = 3, ROW_BYTES = (C * BITS + 7) / 8 };
     uint16_t pal[2 << BITS];
     for (int i = 0; i < (2 << BITS); i++)
         pal[i] = pd_f32_to_f16((float)i);
-    uint8_t packed[(R * C * BITS + 7) / 8] = {0};
+    uint8_t packed[R * ROW_BYTES] = {0};
     int idx[R * C];
     for (int i = 0; i < R * C; i++) {
         idx[i] = (i * 5 + 3) % 8;
+        int r = i / C, c = i % C;
         for (int bit = 0; bit < BITS; bit++)
             if (idx[i] >> bit & 1)
-                packed[(i * BITS + bit) / 8] |= (uint8_t)(1 << ((i * BITS + bit) % 8));
+                packed[r * ROW_BYTES + (c * BITS + bit) / 8] |= (uint8_t)(1 << ((c * BITS + bit) % 8));
     }
     pd_weight wp = {.dtype = PD_PAL, .ndim = 2, .shape = {R, C}, .data = packed, .bits = BITS,
                     .group_size = 2, .palette = pal};
+    CHECK(pd_weight_bytes(&wp) == R * ROW_BYTES);
     int ok = 1;
     for (int r = 0; r < R; r++) {
         float row[C];
