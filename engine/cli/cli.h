@@ -12,6 +12,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo_model(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* Options every model-opening command takes. */
 typedef struct cli_model_args {

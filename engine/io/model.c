@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "io/keymap.h"
+#include "io/palettized.h"
 #include "kernels/norm.h"
 
 static const char *const component_dir[PD_COMPONENT_COUNT] = {"text_encoder", "unet", "vae"};
@@ -173,12 +174,84 @@ static pd_status refuse_pickle(const char *path, pd_error *err)
     return PD_OK;
 }
 
+/* ---- paldiff's palettized files ----------------------------------------- */
+
+static pd_status add_palettized(void *user, int component, const char *name, const char *key,
+                                const pd_weight *w, pd_error *err)
+{
+    pd_model *m = user;
+    GHashTable *h = m->weights[component];
+    const pd_model_tensor *old = g_hash_table_lookup(h, name);
+    if (old)
+        return pd_fail(err, PD_E_FORMAT, "%s: tensors '%s' and '%s' both give the %s's '%s'", m->path,
+                       old->key, key, pd_component_label(component), name);
+    pd_model_tensor *e = g_new0(pd_model_tensor, 1);
+    e->w = *w;
+    e->key = key;
+    e->file = m->path;
+    g_hash_table_insert(h, g_strdup(name), e);
+    return PD_OK;
+}
+
+/* Weights (validated by pd_palf_check), then configs, tokenizer and
+ * prediction type from the metadata; options name what a file lacks. */
+static pd_status open_palettized(pd_model *m, const pd_safetensors *st, const pd_model_options *o,
+                                 pd_error *err)
+{
+    m->layout = PD_LAYOUT_PALETTIZED;
+    pd_status s = pd_palf_check(st, add_palettized, m, err);
+    for (int c = 0; !s && c <= PD_COMPONENT_COUNT; c++) {
+        pd_config **dst = c < PD_COMPONENT_COUNT ? &m->configs[c] : &m->sched_config;
+        const char *key = pd_palf_config_key(c);
+        const char *text = pd_st_metadata(st, key);
+        if (text) {
+            char *label = g_strdup_printf("%s: metadata %s", m->path, key);
+            s = pd_config_parse(label, text, strlen(text), dst, err);
+            g_free(label);
+        } else if (o->config_dir) {
+            char *p = c < PD_COMPONENT_COUNT
+                          ? g_build_filename(o->config_dir, component_dir[c], "config.json", NULL)
+                          : g_build_filename(o->config_dir, "scheduler", "scheduler_config.json", NULL);
+            s = is_file(p) ? pd_config_load(p, dst, err) : PD_OK;
+            g_free(p);
+        }
+    }
+    const char *pred = pd_st_metadata(st, PD_PALF_KEY_PREDICTION);
+    if (!s && (!pred || (strcmp(pred, "epsilon") && strcmp(pred, "v_prediction"))))
+        s = pd_fail(err, PD_E_FORMAT, "%s: metadata %s is %s; expected \"epsilon\" or \"v_prediction\"",
+                    m->path, PD_PALF_KEY_PREDICTION, pred ? "another value" : "missing");
+    if (!s) {
+        m->prediction = !strcmp(pred, "v_prediction") ? PD_PREDICT_V : PD_PREDICT_EPSILON;
+        m->prediction_source = "palettized file";
+    }
+    if (!s && !o->tokenizer_dir) {
+        pd_tokenizer_files f;
+        memset(&f, 0, sizeof f);
+        pd_tokenizer_file *slot[PD_PALF_TOKENIZER_FILES] = {&f.vocab, &f.merges, &f.tokenizer_config,
+                                                            &f.special_tokens_map};
+        char *label[PD_PALF_TOKENIZER_FILES];
+        for (int i = 0; i < PD_PALF_TOKENIZER_FILES; i++) {
+            label[i] = g_strdup_printf("%s: metadata %s", m->path, pd_palf_tokenizer_key(i));
+            slot[i]->label = label[i];
+            slot[i]->text = pd_st_metadata(st, pd_palf_tokenizer_key(i));
+            slot[i]->len = slot[i]->text ? strlen(slot[i]->text) : 0;
+        }
+        if (f.vocab.text || f.merges.text)
+            s = pd_tokenizer_load_files(&f, &m->tokenizer, err);
+        for (int i = 0; i < PD_PALF_TOKENIZER_FILES; i++)
+            g_free(label[i]);
+    }
+    return s;
+}
+
 static pd_status open_original(pd_model *m, const pd_model_options *o, pd_error *err)
 {
     pd_status s;
     pd_safetensors *st;
     if ((s = refuse_pickle(m->path, err)) || (s = open_file(m, m->path, &st, err)))
         return s;
+    if (pd_st_metadata(st, PD_PALF_KEY_FORMAT))
+        return open_palettized(m, st, o, err);
     for (size_t i = 0; i < pd_st_count(st); i++) {
         const pd_st_tensor *t = pd_st_at(st, i);
         pd_key_target tg[3];
@@ -312,7 +385,7 @@ static pd_status text_config(pd_model *m, pd_error *err)
                            "%s: hidden_size %lld and intermediate_size %lld disagree with the "
                            "weights (%d and %d)", pd_config_path(cf), (long long)width,
                            (long long)inter, c->width, c->intermediate);
-        if (m->layout == PD_LAYOUT_DIFFUSERS) {
+        if (m->layout != PD_LAYOUT_ORIGINAL) {
             if ((s = pd_config_int(cf, "num_hidden_layers", 1, PD_CLIP_MAX_LAYERS, &layers, err)))
                 return s;
             c->run_layers = (int)layers;
@@ -326,6 +399,13 @@ static pd_status text_config(pd_model *m, pd_error *err)
 /* The scheduler config (kept for the pipeline) and the prediction type. */
 static pd_status prediction(pd_model *m, const pd_model_options *o, pd_error *err)
 {
+    if (m->layout == PD_LAYOUT_PALETTIZED) { /* from the file (open_palettized) */
+        if (o->prediction != PD_PREDICT_AUTO) {
+            m->prediction = o->prediction;
+            m->prediction_source = "user option";
+        }
+        return PD_OK;
+    }
     m->prediction = PD_PREDICT_EPSILON;
     m->prediction_source = "default: single files don't say; give --prediction v for v-models";
     const char *dir = m->layout == PD_LAYOUT_DIFFUSERS ? m->path : o->config_dir;
@@ -363,13 +443,15 @@ static void fill_info(pd_model *m)
     static const char *const arch[2][2] = {{"sd15", "sd15-inpaint"}, {"sd21", "sd21-inpaint"}};
     in->arch = arch[m->family - 1][m->inpaint];
     in->sd_version = m->family;
-    in->layout = m->layout == PD_LAYOUT_DIFFUSERS ? "diffusers" : "original";
+    static const char *const layout[] = {"diffusers", "original", "palettized"};
+    in->layout = layout[m->layout];
     in->prediction = m->prediction;
     in->prediction_source = m->prediction_source;
     in->text_width = m->text_cfg.width;
     in->text_layers = m->text_cfg.run_layers;
     in->unet_in_channels = m->inpaint ? 9 : 4;
-    in->tokenizer_dir = m->tokenizer_dir;
+    /* a palettized file's own tokenizer: the file */
+    in->tokenizer_dir = m->tokenizer_dir ? m->tokenizer_dir : m->tokenizer ? m->path : NULL;
     for (int c = 0; c < PD_COMPONENT_COUNT; c++) {
         pd_component_info *ci = &in->components[c];
         ci->name = component_dir[c];
@@ -383,6 +465,8 @@ static void fill_info(pd_model *m)
             ci->params += n;
             ci->params_by_dtype[w->dtype] += n;
             ci->bytes += (uint64_t)pd_weight_bytes(w);
+            if (w->dtype == PD_PAL) /* and its palettes */
+                ci->bytes += (uint64_t)(pd_weight_rows(w) / w->group_size) << w->bits << 1;
         }
     }
     m->file_info = g_new0(pd_file_info, m->files->len);
@@ -432,11 +516,19 @@ pd_status pd_model_open(const char *path, const pd_model_options *options, pd_mo
     }
     if (!s)
         s = detect_family(m, err);
+    if (!s && m->layout == PD_LAYOUT_PALETTIZED) {
+        static const char *const arch[2][2] = {{"sd15", "sd15-inpaint"}, {"sd21", "sd21-inpaint"}};
+        const char *want = pd_st_metadata(g_ptr_array_index(m->files, 0), PD_PALF_KEY_ARCH);
+        if (!want || strcmp(want, arch[m->family - 1][m->inpaint]))
+            s = pd_fail(err, PD_E_FORMAT, "%s: metadata %s %s, but the weights are %s's",
+                        path, PD_PALF_KEY_ARCH, want ? "names another architecture" : "is missing",
+                        arch[m->family - 1][m->inpaint]);
+    }
     if (!s)
         s = text_config(m, err);
     if (!s)
         s = prediction(m, o, err);
-    if (!s && m->tokenizer_dir)
+    if (!s && m->tokenizer_dir && !m->tokenizer)
         s = pd_tokenizer_load(m->tokenizer_dir, &m->tokenizer, err);
     if (s) {
         pd_model_free(m);

@@ -22,7 +22,8 @@
 #include "text/clip.h"
 #include "text/tokenizer.h"
 
-typedef enum { PD_LAYOUT_DIFFUSERS, PD_LAYOUT_ORIGINAL } pd_layout;
+/* PALETTIZED: paldiff's own file (io/palettized.h), internal names throughout. */
+typedef enum { PD_LAYOUT_DIFFUSERS, PD_LAYOUT_ORIGINAL, PD_LAYOUT_PALETTIZED } pd_layout;
 typedef enum { PD_FAMILY_SD1 = 1, PD_FAMILY_SD2 = 2 } pd_family;
 
 /* One mapped weight: the descriptor and where it came from (for messages). */

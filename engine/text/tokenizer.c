@@ -130,18 +130,13 @@ static pd_status read_file(const char *path, char **text, gsize *len, pd_error *
 /* Parses vocab.json into a table symbol -> id (keys copied). Strict JSON
  * (io/json.h), so a symbol listed twice is an error rather than one id
  * silently lost. Ids must be 0 .. count-1, each used once. */
-static pd_status load_vocab(const char *path, GHashTable **out, int32_t *count, pd_error *err)
+static pd_status load_vocab(const pd_tokenizer_file *f, GHashTable **out, int32_t *count, pd_error *err)
 {
-    char *text;
-    gsize len;
-    pd_status st = read_file(path, &text, &len, err);
-    if (st)
-        return st;
+    const char *path = f->label;
     /* A flat object: depth 1, and 2 lets a stray array or object be
      * reported below as an entry that is not an integer. */
     JsonParser *parser = NULL;
-    st = pd_json_parse(path, NULL, text, len, VOCAB_MAX_DEPTH, 0, &parser, err);
-    g_free(text);
+    pd_status st = pd_json_parse(path, NULL, f->text, f->len, VOCAB_MAX_DEPTH, 0, &parser, err);
     if (st) {
         if (err)
             g_strlcat(err->message, "; replace it with the model's original vocab.json",
@@ -240,15 +235,17 @@ static pd_status load_byte_symbols(pd_tokenizer *t, GHashTable *vocab, const cha
  * first (none for a byte-level vocabulary). Every symbol a merge names or
  * makes must be in the vocabulary, so that encoding can never meet an
  * unknown symbol. */
-static pd_status load_merges(pd_tokenizer *t, GHashTable *vocab, const char *path, const char *vocab_path,
-                             pd_error *err)
+static pd_status load_merges(pd_tokenizer *t, GHashTable *vocab, const pd_tokenizer_file *f,
+                             const char *vocab_path, pd_error *err)
 {
-    char *text;
-    gsize len;
-    pd_status st = read_file(path, &text, &len, err);
-    if (st)
-        return st;
-    if (!g_utf8_validate(text, (gssize)len, NULL)) {
+    const char *path = f->label;
+    pd_status st = PD_OK;
+    gsize len = f->len;
+    if (len > MAX_FILE_BYTES)
+        return pd_fail(err, PD_E_FORMAT, "%s: %llu bytes, too large for a tokenizer file (64 MiB at most)",
+                       path, (unsigned long long)len);
+    char *text = g_strndup(f->text, len); /* cut into lines in place below */
+    if (strlen(text) != len || !g_utf8_validate(text, (gssize)len, NULL)) {
         g_free(text);
         return pd_fail(err, PD_E_FORMAT, "%s: not valid UTF-8; replace it with the model's original merges.txt", path);
     }
@@ -315,39 +312,92 @@ static pd_status load_merges(pd_tokenizer *t, GHashTable *vocab, const char *pat
 
 /* A special token named by tokenizer_config.json, else special_tokens_map.json,
  * else `fallback`; a string or {"content": ...}. Absent files are fine. */
-static pd_status special_token(const char *dir, const char *key, const char *fallback, GHashTable *vocab,
-                               const char *vocab_path, int32_t *id, pd_error *err)
+static pd_status special_token(const pd_tokenizer_files *f, const char *key, const char *fallback,
+                               GHashTable *vocab, int32_t *id, pd_error *err)
 {
-    static const char *files[] = {"tokenizer_config.json", "special_tokens_map.json"};
-    char *name = NULL, *from = NULL;
+    const pd_tokenizer_file *files[] = {&f->tokenizer_config, &f->special_tokens_map};
+    char *name = NULL;
+    const char *from = NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(files) && !name; i++) {
-        char *path = g_build_filename(dir, files[i], NULL);
-        if (g_file_test(path, G_FILE_TEST_EXISTS)) {
-            pd_config *c = NULL;
-            const char *s = NULL;
-            pd_status st = pd_config_load(path, &c, err);
-            if (!st)
-                st = pd_config_string(c, key, &s, err);
-            if (!st && s) {
-                name = g_strdup(s);
-                from = g_strdup(path);
-            }
-            pd_config_free(c);
-            if (st) {
-                g_free(path);
-                return st;
-            }
+        if (!files[i]->text)
+            continue;
+        pd_config *c = NULL;
+        const char *s = NULL;
+        pd_status st = pd_config_parse(files[i]->label, files[i]->text, files[i]->len, &c, err);
+        if (!st)
+            st = pd_config_string(c, key, &s, err);
+        if (!st && s) {
+            name = g_strdup(s);
+            from = files[i]->label;
         }
-        g_free(path);
+        pd_config_free(c);
+        if (st)
+            return st;
     }
     pd_status st = PD_OK;
     const char *sym = name ? name : fallback;
     if (!vocab_get(vocab, sym, id))
         st = pd_fail(err, PD_E_FORMAT, "%s: %s \"%s\" is not in %s; the files must come from the same tokenizer",
-                     from ? from : dir, key, sym, vocab_path);
+                     from ? from : f->vocab.label, key, sym, f->vocab.label);
     g_free(name);
-    g_free(from);
     return st;
+}
+
+/* merges_err: why merges.txt could not be read (the folder loader reports it
+ * only once vocab.json has passed, as before), or NULL. */
+static pd_status load_files(const pd_tokenizer_files *f, pd_tokenizer **out, const pd_error *merges_err,
+                            pd_error *err)
+{
+    if (!out)
+        return pd_fail(err, PD_E_ARG, "pd_tokenizer_load_files: out is NULL");
+    *out = NULL;
+    if (!f || !f->vocab.text || (!f->merges.text && !merges_err))
+        return pd_fail(err, PD_E_ARG, "%s: a tokenizer needs vocab.json and merges.txt",
+                       f && f->vocab.label ? f->vocab.label : "pd_tokenizer_load_files");
+    const char *vocab_path = f->vocab.label;
+    pd_tokenizer *t = g_new0(pd_tokenizer, 1);
+    GHashTable *vocab = NULL;
+    pd_status st = load_vocab(&f->vocab, &vocab, &t->vocab_size, err);
+    if (!st)
+        st = load_byte_symbols(t, vocab, vocab_path, err);
+    if (!st && !f->merges.text) {
+        if (err)
+            *err = *merges_err;
+        st = merges_err->status;
+    }
+    if (!st)
+        st = load_merges(t, vocab, &f->merges, vocab_path, err);
+    if (!st && (!vocab_get(vocab, SOT, &t->sot) || !vocab_get(vocab, EOT, &t->eot)))
+        st = pd_fail(err, PD_E_FORMAT, "%s: lacks \"%s\" or \"%s\"; not a CLIP vocabulary", vocab_path, SOT, EOT);
+    if (!st)
+        st = special_token(f, "bos_token", SOT, vocab, &t->bos, err);
+    if (!st)
+        st = special_token(f, "eos_token", EOT, vocab, &t->eos, err);
+    /* With no pad_token anywhere, pad as CLIPTokenizer's default does: EOS. */
+    if (!st)
+        st = special_token(f, "pad_token", EOT, vocab, &t->pad, err);
+    if (!st) {
+        GError *gerr = NULL;
+        t->pattern = g_regex_new(PATTERN, G_REGEX_OPTIMIZE | G_REGEX_CASELESS, 0, &gerr);
+        if (!t->pattern) {
+            st = pd_fail(err, PD_E_UNSUPPORTED, "%s: GLib cannot compile CLIP's pattern: %s", vocab_path,
+                         gerr->message);
+            g_error_free(gerr);
+        }
+    }
+    if (vocab)
+        g_hash_table_destroy(vocab);
+    if (st) {
+        pd_tokenizer_free(t);
+        return st;
+    }
+    *out = t;
+    return PD_OK;
+}
+
+pd_status pd_tokenizer_load_files(const pd_tokenizer_files *f, pd_tokenizer **out, pd_error *err)
+{
+    return load_files(f, out, NULL, err);
 }
 
 pd_status pd_tokenizer_load(const char *dir, pd_tokenizer **out, pd_error *err)
@@ -360,43 +410,33 @@ pd_status pd_tokenizer_load(const char *dir, pd_tokenizer **out, pd_error *err)
     if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
         return pd_fail(err, PD_E_IO, "%s: not a folder; name the tokenizer folder holding vocab.json and merges.txt",
                        dir);
-
-    char *vocab_path = g_build_filename(dir, "vocab.json", NULL);
-    char *merges_path = g_build_filename(dir, "merges.txt", NULL);
-    pd_tokenizer *t = g_new0(pd_tokenizer, 1);
-    GHashTable *vocab = NULL;
-    pd_status st = load_vocab(vocab_path, &vocab, &t->vocab_size, err);
-    if (!st)
-        st = load_byte_symbols(t, vocab, vocab_path, err);
-    if (!st)
-        st = load_merges(t, vocab, merges_path, vocab_path, err);
-    if (!st && (!vocab_get(vocab, SOT, &t->sot) || !vocab_get(vocab, EOT, &t->eot)))
-        st = pd_fail(err, PD_E_FORMAT, "%s: lacks \"%s\" or \"%s\"; not a CLIP vocabulary", vocab_path, SOT, EOT);
-    if (!st)
-        st = special_token(dir, "bos_token", SOT, vocab, vocab_path, &t->bos, err);
-    if (!st)
-        st = special_token(dir, "eos_token", EOT, vocab, vocab_path, &t->eos, err);
-    /* With no pad_token anywhere, pad as CLIPTokenizer's default does: EOS. */
-    if (!st)
-        st = special_token(dir, "pad_token", EOT, vocab, vocab_path, &t->pad, err);
-    if (!st) {
-        GError *gerr = NULL;
-        t->pattern = g_regex_new(PATTERN, G_REGEX_OPTIMIZE | G_REGEX_CASELESS, 0, &gerr);
-        if (!t->pattern) {
-            st = pd_fail(err, PD_E_UNSUPPORTED, "%s: GLib cannot compile CLIP's pattern: %s", dir, gerr->message);
-            g_error_free(gerr);
+    static const char *const names[4] = {"vocab.json", "merges.txt", "tokenizer_config.json",
+                                          "special_tokens_map.json"};
+    pd_tokenizer_files f;
+    memset(&f, 0, sizeof f);
+    pd_tokenizer_file *slot[4] = {&f.vocab, &f.merges, &f.tokenizer_config, &f.special_tokens_map};
+    char *text[4] = {NULL, NULL, NULL, NULL};
+    pd_status st = PD_OK;
+    pd_error merges_err = {0};
+    for (int i = 0; i < 4 && !st; i++) {
+        char *path = g_build_filename(dir, names[i], NULL);
+        slot[i]->label = path;
+        if (i < 2 || g_file_test(path, G_FILE_TEST_EXISTS)) {
+            gsize len = 0;
+            pd_status r = read_file(path, &text[i], &len, i == 1 ? &merges_err : err);
+            if (i != 1) /* merges.txt: reported after vocab.json has passed */
+                st = r;
+            slot[i]->text = text[i];
+            slot[i]->len = len;
         }
     }
-    if (vocab)
-        g_hash_table_destroy(vocab);
-    g_free(vocab_path);
-    g_free(merges_path);
-    if (st) {
-        pd_tokenizer_free(t);
-        return st;
+    if (!st)
+        st = load_files(&f, out, &merges_err, err);
+    for (int i = 0; i < 4; i++) {
+        g_free(text[i]);
+        g_free((char *)slot[i]->label);
     }
-    *out = t;
-    return PD_OK;
+    return st;
 }
 
 void pd_tokenizer_free(pd_tokenizer *t)

@@ -21,6 +21,7 @@
 #ifndef PD_TOKENIZER_H
 #define PD_TOKENIZER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "paldiff.h"
@@ -28,6 +29,25 @@
 typedef struct pd_tokenizer pd_tokenizer;
 
 pd_status pd_tokenizer_load(const char *dir, pd_tokenizer **out, pd_error *err);
+
+/* The same files held in memory (a palettized model file embeds them,
+ * docs/palettized-format.md). `label` names a file in messages; `text` NULL
+ * means absent, allowed for the two optional files only. The bytes are only
+ * read during the call. */
+typedef struct pd_tokenizer_file {
+    const char *label;
+    const char *text;
+    size_t len;
+} pd_tokenizer_file;
+
+typedef struct pd_tokenizer_files {
+    pd_tokenizer_file vocab;              /* vocab.json (required)            */
+    pd_tokenizer_file merges;             /* merges.txt (required)            */
+    pd_tokenizer_file tokenizer_config;   /* tokenizer_config.json (optional) */
+    pd_tokenizer_file special_tokens_map; /* special_tokens_map.json (optional) */
+} pd_tokenizer_files;
+
+pd_status pd_tokenizer_load_files(const pd_tokenizer_files *files, pd_tokenizer **out, pd_error *err);
 void pd_tokenizer_free(pd_tokenizer *tok);
 
 /* The longest prompt accepted, in bytes (PD_E_ARG beyond). */

@@ -1,0 +1,72 @@
+#!/bin/sh
+# convert-smoke — `paldiff convert` as a user runs it: every golden model
+# (its diffusers folder, and its single files with --config/--tokenizer) is
+# converted, inspected as palettized, and `paldiff generate` on the result
+# writes an image; bad options and sources give status 2 or 1 and a message.
+#   convert-smoke.sh PALDIFF GOLDEN_DEFAULT
+set -u
+paldiff=$1
+golden=${PALDIFF_GOLDEN:-$2}
+[ -d "$golden" ] || { echo "convert-smoke: skipped, no golden folder at $golden"; exit 77; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok()   { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# expect STATUS PATTERN CMD...: the exit status and a pattern in stdout+stderr
+expect() {   # sets $out
+  want=$1 pattern=$2; shift 2
+  out=$("$@" 2>&1); got=$?
+  if [ "$got" = "$want" ] && printf '%s\n' "$out" | grep -q -- "$pattern"; then ok
+  else fail "$* -> status $got (want $want), output lacks '$pattern':"; printf '%s\n' "$out" | head -5; fi
+}
+
+expect 0 "convert" "$paldiff" --help
+expect 0 "granularity" "$paldiff" convert --help
+
+n=0
+for manifest in "$golden"/*/manifest.json; do
+  dir=$(dirname "$manifest")
+  grep -q '"kind": "model"' "$manifest" || continue
+  arch=$(sed -n 's/.*"arch": "\([^"]*\)".*/\1/p' "$manifest" | head -1)
+  n=$((n + 1))
+  dst="$tmp/m$n.safetensors"
+  expect 0 "wrote $dst" "$paldiff" convert -q --bits 4 "$dir/diffusers" "$dst"
+  expect 0 "layout: *palettized" "$paldiff" inspect "$dst"
+  expect 0 "arch: *$arch " "$paldiff" inspect "$dst"
+  expect 0 "embedding: \[1, 77, " "$paldiff" encode-prompt "$dst" "a red fox"
+  case $arch in
+  *inpaint*) # inpaints only: an init image and a mask of its own
+    expect 1 "inpainting model" "$paldiff" generate -q "$dst" -p "a red fox" --steps 2 \
+      --width 64 --height 64 --seed 1 -o "$tmp/m$n.png" ;;
+  *)
+    expect 0 "wrote $tmp/m$n.png" "$paldiff" generate -q "$dst" -p "a red fox" --steps 2 \
+      --width 64 --height 64 --seed 1 -o "$tmp/m$n.png"
+    if [ -s "$tmp/m$n.png" ]; then ok; else fail "$tmp/m$n.png missing"; fi ;;
+  esac
+  for single in "$dir"/*.safetensors; do
+    [ -f "$single" ] || continue
+    dst="$tmp/s$n.safetensors"
+    expect 0 "2-bit per-group" "$paldiff" convert -q --bits 2 --granularity group --group-size 8 \
+      --config "$dir/diffusers" --tokenizer "$dir/diffusers/tokenizer" "$single" "$dst"
+    # the tokenizer and configs travel inside: no options needed any more
+    expect 0 "embedding: \[1, 77, " "$paldiff" encode-prompt "$dst" "a red fox"
+    rm -f "$dst"
+  done
+done
+[ "$n" -gt 0 ] || fail "no model manifests under $golden"
+
+first=$(dirname "$(grep -l '"kind": "model"' "$golden"/*/manifest.json | head -1)")/diffusers
+expect 1 "bits 7" "$paldiff" convert --bits 7 "$first" "$tmp/x.safetensors"
+expect 1 "do not divide" "$paldiff" convert --granularity group --group-size 3 "$first" "$tmp/x.safetensors"
+expect 2 "expected tensor or group" "$paldiff" convert --granularity row "$first" "$tmp/x.safetensors"
+expect 2 "expected kmeans or uniform" "$paldiff" convert --mode median "$first" "$tmp/x.safetensors"
+expect 2 "usage" "$paldiff" convert "$first"
+expect 1 "no such file" "$paldiff" convert "$tmp/missing" "$tmp/x.safetensors"
+expect 1 "is the source" "$paldiff" convert "$tmp/m1.safetensors" "$tmp/m1.safetensors"
+if [ ! -e "$tmp/x.safetensors" ]; then ok; else fail "a refused conversion left $tmp/x.safetensors"; fi
+# a palettized file converts again (to another width)
+expect 0 "3-bit" "$paldiff" convert -q --bits 3 "$tmp/m1.safetensors" "$tmp/again.safetensors"
+
+echo "convert-smoke: $passed passed, $failed failed"
+[ "$failed" = 0 ]
