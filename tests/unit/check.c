@@ -1,6 +1,8 @@
 #include "check.h"
 
+#include <glib.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 int check_passed, check_failed;
@@ -20,4 +22,14 @@ const char *check_golden_dir(void)
             return dirs[i];
     }
     return NULL;
+}
+
+int check_has_all(const char *msg, const char *want)
+{
+    char **pieces = g_strsplit(want, "|", -1);
+    int ok = 1;
+    for (char **p = pieces; *p && ok; p++)
+        ok = strstr(msg, *p) != NULL;
+    g_strfreev(pieces);
+    return ok;
 }

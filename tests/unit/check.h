@@ -30,6 +30,9 @@ extern int check_passed, check_failed;
 /* Prints "<name>: N passed, M failed" and returns the exit status. */
 int check_summary(const char *name);
 
+/* True when msg holds every '|'-separated piece of want. */
+int check_has_all(const char *msg, const char *want);
+
 /* The golden folder: $PALDIFF_GOLDEN, else $PALDIFF_GOLDEN_DEFAULT (set by
  * meson). NULL when neither names an existing folder. */
 const char *check_golden_dir(void);

@@ -24,17 +24,6 @@
 #include "paldiff.h"
 #include "text/tokenizer.h"
 
-/* True when msg holds every '|'-separated piece of want. */
-static int has_all(const char *msg, const char *want)
-{
-    char **pieces = g_strsplit(want, "|", -1);
-    int ok = 1;
-    for (char **p = pieces; *p && ok; p++)
-        ok = strstr(msg, *p) != NULL;
-    g_strfreev(pieces);
-    return ok;
-}
-
 static int starts_with_label(const char *msg, const char *label)
 {
     size_t n = strlen(label);
@@ -68,7 +57,7 @@ static void expect_parse(const char *text, const char *what, int depth, unsigned
     CHECK_MSG(st == want, "'%s': status %s (%s), want %s", text, pd_status_name(st),
               err.message, pd_status_name(want));
     if (st != PD_OK && needle)
-        CHECK_MSG(has_all(err.message, needle), "'%s': \"%s\" lacks \"%s\"", text, err.message,
+        CHECK_MSG(check_has_all(err.message, needle), "'%s': \"%s\" lacks \"%s\"", text, err.message,
                   needle);
 }
 
@@ -291,7 +280,7 @@ static void test_config_rows(void)
                   err.message);
         if (st != PD_OK) {
             CHECK_MSG(c == NULL, "config row '%s': a config on failure", r->what);
-            CHECK_MSG(starts_with_label(err.message, "cfg.json") && has_all(err.message, r->expect),
+            CHECK_MSG(starts_with_label(err.message, "cfg.json") && check_has_all(err.message, r->expect),
                       "config row '%s': \"%s\" lacks \"%s\"", r->what, err.message, r->expect);
         }
         pd_config_free(c);
@@ -401,7 +390,7 @@ static void test_vocab_rows(void)
         pd_status st = pd_tokenizer_load(dir, &t, &err);
         CHECK_MSG(st == r->want && t == NULL, "vocab row '%s': status %s (%s)", r->what,
                   pd_status_name(st), err.message);
-        CHECK_MSG(starts_with_label(err.message, vocab) && has_all(err.message, r->expect),
+        CHECK_MSG(starts_with_label(err.message, vocab) && check_has_all(err.message, r->expect),
                   "vocab row '%s': \"%s\" lacks \"%s\"", r->what, err.message, r->expect);
         if (st == PD_OK)
             pd_tokenizer_free(t);

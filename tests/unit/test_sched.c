@@ -65,17 +65,6 @@ static void test_names(void)
 
 /* ---- 2. config reading ----------------------------------------------------- */
 
-/* True when msg holds every '|'-separated piece of want. */
-static int has_all(const char *msg, const char *want)
-{
-    char **pieces = g_strsplit(want, "|", -1);
-    int ok = 1;
-    for (char **p = pieces; *p && ok; p++)
-        ok = strstr(msg, *p) != NULL;
-    g_strfreev(pieces);
-    return ok;
-}
-
 static pd_status read_json(pd_sched_config *cfg, const char *cls, const char *json, pd_error *err)
 {
     pd_config *c = NULL;
@@ -178,7 +167,7 @@ static void test_config_table(void)
                   rows[i].want, err.message);
         if (st == PD_OK)
             continue;
-        CHECK_MSG(has_all(err.message, rows[i].msg), "row %zu: \"%s\" should name %s", i, err.message,
+        CHECK_MSG(check_has_all(err.message, rows[i].msg), "row %zu: \"%s\" should name %s", i, err.message,
                   rows[i].msg);
         CHECK_MSG(!memcmp(&cfg, &before, sizeof cfg), "row %zu: a failed read changed the config", i);
     }
@@ -279,7 +268,7 @@ static void test_create_hostile(void)
     for (int k = 0; k < PD_SCHED_KIND_COUNT; k++)
         for (size_t i = 0; i < G_N_ELEMENTS(args); i++) {
             pd_status st = create(k, args[i].steps, args[i].strength, NULL, &s, &err);
-            CHECK_MSG(st == PD_E_ARG && has_all(err.message, args[i].msg), "%s steps %d strength %g: %d \"%s\"",
+            CHECK_MSG(st == PD_E_ARG && check_has_all(err.message, args[i].msg), "%s steps %d strength %g: %d \"%s\"",
                       pd_sched_class_name(k), args[i].steps, args[i].strength, st, err.message);
             pd_sched_free(s);
         }
@@ -291,7 +280,7 @@ static void test_create_hostile(void)
         pd_sched_config_defaults(&bad);                                                        \
         stmt;                                                                                  \
         pd_status st_ = create(bad.kind, 10, 1, &bad, &s, &err);                               \
-        CHECK_MSG(st_ == PD_E_ARG && has_all(err.message, want), "%s: %d \"%s\"", #stmt, st_, \
+        CHECK_MSG(st_ == PD_E_ARG && check_has_all(err.message, want), "%s: %d \"%s\"", #stmt, st_, \
                   err.message);                                                                \
         pd_sched_free(s);                                                                      \
     } while (0)
@@ -318,13 +307,13 @@ static void test_create_hostile(void)
 
     /* schedules that leave 0..T−1: leading with steps_offset 1 at T steps
      * needs timestep 1000; trailing at 61 steps has a 62nd timestep, −1 */
-    CHECK(create(PD_SCHED_DDIM, 1000, 1, NULL, &s, &err) == PD_E_ARG && has_all(err.message, "1000|leading"));
+    CHECK(create(PD_SCHED_DDIM, 1000, 1, NULL, &s, &err) == PD_E_ARG && check_has_all(err.message, "1000|leading"));
     pd_sched_free(s);
     pd_sched_config cfg;
     pd_sched_config_defaults(&cfg);
     cfg.kind = PD_SCHED_DDIM;
     cfg.spacing = PD_SPACING_TRAILING;
-    CHECK(create(0, 61, 1, &cfg, &s, &err) == PD_E_ARG && has_all(err.message, "-1|trailing|61"));
+    CHECK(create(0, 61, 1, &cfg, &s, &err) == PD_E_ARG && check_has_all(err.message, "-1|trailing|61"));
     pd_sched_free(s);
     cfg.kind = PD_SCHED_PNDM;
     CHECK(create(0, 61, 1, &cfg, &s, &err) == PD_E_ARG);
