@@ -13,7 +13,8 @@
  * Reading goes by the file's signature, not its name. Every PNG colour type
  * and bit depth is converted to 8-bit gray (channels 1) or RGB (channels 3)
  * as asked (alpha dropped, not composited; 16-bit rounded); JPEGs in gray,
- * YCbCr or RGB are converted likewise (CMYK is PD_E_UNSUPPORTED). A file
+ * YCbCr or RGB are converted likewise (CMYK is PD_E_UNSUPPORTED) and turned
+ * upright by their EXIF orientation, as viewers show them. A file
  * that is truncated (a JPEG too: libjpeg would pad it with gray), corrupt,
  * not an image, larger than PD_IMAGEFILE_MAX_FILE bytes, or larger than
  * PD_IMAGEFILE_MAX_SIDE on a side or PD_IMAGEFILE_MAX_PIXELS in all (checked

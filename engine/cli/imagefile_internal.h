@@ -32,4 +32,13 @@ pd_status pd_image_check_size(const char *label, const char *format, uint64_t wi
  * gets large blocks as fresh zero pages, at no cost. */
 uint8_t *pd_image_alloc(int width, int height, int channels);
 
+/* The EXIF Orientation (1–8) in a JPEG's APP1 payload of len bytes ("Exif\0\0"
+ * and a TIFF block); 1 (as stored) when there is none or it is malformed. */
+int pd_exif_orientation(const uint8_t *app1, size_t len);
+
+/* Turns img's pixels upright for an EXIF orientation (2–8; else nothing
+ * happens): 5–8 swap width and height. img is left as it was on failure
+ * (PD_E_NOMEM). */
+pd_status pd_pixels_orient(pd_pixels *img, int orientation, pd_error *err);
+
 #endif

@@ -10,6 +10,9 @@
  * Warnings matter too: at the end of the data libjpeg warns (JWRN_JPEG_EOF),
  * inserts a fake EOI and returns the image padded with gray. A truncated or
  * corrupt file is refused instead; only harmless warnings are ignored.
+ *
+ * The pixels come back upright: the EXIF orientation a camera recorded is
+ * applied (imagefile_exif.c), as viewers and GIMP apply it.
  */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -149,7 +152,14 @@ static pd_status decode(jpeg_read_ctx *c, const uint8_t *data, size_t len, int c
     }
     jpeg_create_decompress(cinfo);
     jpeg_mem_src(cinfo, data, (unsigned long)len);
+    jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xFFFF); /* EXIF (and XMP) */
     jpeg_read_header(cinfo, TRUE);
+    /* Now: the saved markers live in the image's pool, which
+     * jpeg_finish_decompress frees. */
+    int orientation = 1;
+    for (jpeg_saved_marker_ptr m = cinfo->marker_list; m && orientation == 1; m = m->next)
+        if (m->marker == JPEG_APP0 + 1)
+            orientation = pd_exif_orientation(m->data, m->data_length);
 
     const char *label = c->e.label;
     pd_error *err = c->e.err;
@@ -209,7 +219,12 @@ static pd_status decode(jpeg_read_ctx *c, const uint8_t *data, size_t len, int c
     /* Reads on to EOI: a file cut after its last row is refused too. */
     jpeg_finish_decompress(cinfo);
     jpeg_destroy_decompress(cinfo);
-    *out = (pd_pixels){.width = w, .height = h, .channels = channels, .data = pixels};
+    pd_pixels img = {.width = w, .height = h, .channels = channels, .data = pixels};
+    if (pd_pixels_orient(&img, orientation, err)) {
+        free(img.data);
+        return PD_E_NOMEM;
+    }
+    *out = img;
     return PD_OK;
 }
 

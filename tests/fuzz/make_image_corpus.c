@@ -81,6 +81,12 @@ int main(int argc, char **argv)
     save(dir, "rgb-not-ycbcr.jpg", gen_jpeg_bytes(&(gen_jpeg){.width = 8, .height = 8,
         .components = 3, .in_space = JCS_RGB, .jpeg_space = JCS_RGB, .optimize = true,
         .pixels = px}));
+    /* EXIF (big-endian TIFF): IFD0 of one entry, Orientation = 6. */
+    static const uint8_t exif[] = {'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8,
+                                   0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0};
+    save(dir, "exif-orientation.jpg", gen_jpeg_bytes(&(gen_jpeg){.width = 16, .height = 8,
+        .components = 3, .in_space = JCS_RGB, .jpeg_space = JCS_UNKNOWN, .optimize = true,
+        .pixels = px, .app1 = exif, .app1_len = sizeof exif}));
     save(dir, "cmyk.jpg", gen_jpeg_bytes(&(gen_jpeg){.width = 8, .height = 8, .components = 4,
         .in_space = JCS_CMYK, .jpeg_space = JCS_UNKNOWN, .optimize = true, .pixels = px}));
     return failed;

@@ -129,6 +129,8 @@ static bool jpeg_encode(jctx *c, const gen_jpeg *j)
     if (j->comment)
         jpeg_write_marker(cinfo, JPEG_COM, (const JOCTET *)j->comment,
                           (unsigned)strlen(j->comment));
+    if (j->app1)
+        jpeg_write_marker(cinfo, JPEG_APP0 + 1, j->app1, j->app1_len);
     size_t stride = (size_t)j->width * (size_t)j->components;
     while (cinfo->next_scanline < cinfo->image_height) {
         JSAMPROW row = (JSAMPROW)(j->pixels + cinfo->next_scanline * stride);

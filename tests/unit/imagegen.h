@@ -45,6 +45,8 @@ typedef struct gen_jpeg {
     int restart_rows;            /* 0: no restart markers                 */
     const uint8_t *pixels;       /* width × height × components           */
     const char *comment;         /* an optional COM marker                */
+    const uint8_t *app1;         /* an optional APP1 marker (EXIF) ...     */
+    unsigned app1_len;           /* ... of this many bytes                */
 } gen_jpeg;
 
 /* The whole file, or NULL when the library refused (message on stderr). */

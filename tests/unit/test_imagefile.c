@@ -351,6 +351,104 @@ static void test_jpeg(void)
     pd_pixels_free(&src);
 }
 
+/* An EXIF APP1 payload holding one IFD0 entry: Orientation (0x0112, SHORT,
+ * count 1) = v, in either byte order. */
+static unsigned exif_block(uint8_t *b, bool little, unsigned v)
+{
+    static const unsigned fields[][2] = {
+        {42, 2}, {8, 4},                              /* TIFF's 42, IFD0 right after      */
+        {1, 2},                                       /* one entry:                       */
+        {0x0112, 2}, {3, 2}, {1, 4}, {0, 2}, {0, 2},  /* Orientation, SHORT, 1, the value */
+        {0, 4},                                       /* no next IFD                      */
+    };
+    memcpy(b, "Exif\0\0", 6);
+    b[6] = b[7] = little ? 'I' : 'M';
+    unsigned at = 8;
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        unsigned x = f == 6 ? v : fields[f][0], n = fields[f][1];
+        for (unsigned i = 0; i < n; i++)
+            b[at + i] = (uint8_t)(x >> (8 * (little ? i : n - 1 - i)));
+        at += n;
+    }
+    return at;
+}
+
+/* The displayed image's corners (TL, TR, BL, BR) for each EXIF orientation of
+ * a stored image whose quadrants are red, green / blue, white (EXIF 2.3). */
+static void test_jpeg_orientation(void)
+{
+    enum { R, G, B, W };
+    static const uint8_t colour[4][3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 255}};
+    static const int corners[9][4] = {
+        {0}, {R, G, B, W}, {G, R, W, B}, {W, B, G, R}, {B, W, R, G},
+        {R, B, G, W}, {B, R, W, G}, {W, G, B, R}, {G, W, R, B},
+    };
+    const int w = 32, h = 16;
+    pd_pixels src = make(w, h, 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            memcpy(src.data + (y * w + x) * 3, colour[(y >= h / 2) * 2 + (x >= w / 2)], 3);
+    pd_error err;
+    for (int v = 1; v <= 8; v++) {
+        uint8_t exif[64];
+        gen_jpeg j = {w, h, 3, JCS_RGB, JCS_UNKNOWN, 95, .pixels = src.data, .app1 = exif,
+                      .app1_len = exif_block(exif, v % 2, (unsigned)v)};
+        GByteArray *b = gen_jpeg_bytes(&j);
+        pd_pixels back = {0};
+        CHECK_MSG(b && pd_image_decode(b->data, b->len, "turned", 3, &back, &err) == PD_OK, "%s",
+                  err.message);
+        bool swap = v >= 5;
+        CHECK_MSG(back.width == (swap ? h : w) && back.height == (swap ? w : h),
+                  "orientation %d: %d × %d", v, back.width, back.height);
+        for (int k = 0; k < 4 && back.data; k++) {
+            int x = k % 2 ? back.width - 2 : 1, y = k / 2 ? back.height - 2 : 1;
+            const uint8_t *p = back.data + ((size_t)y * back.width + x) * 3;
+            const uint8_t *want = colour[corners[v][k]];
+            CHECK_MSG(abs(p[0] - want[0]) < 40 && abs(p[1] - want[1]) < 40 && abs(p[2] - want[2]) < 40,
+                      "orientation %d, corner %d: %d %d %d", v, k, p[0], p[1], p[2]);
+        }
+        pd_pixels_free(&back);
+        if (b)
+            g_byte_array_free(b, TRUE);
+    }
+
+    /* Broken EXIF blocks are "as stored": the pixels are fine. */
+    uint8_t exif[64];
+    unsigned n = exif_block(exif, true, 6);
+    /* Byte offsets in the block: 6 byte order, 8 the 42, 10 IFD0's offset,
+     * 14 the entry count, 16 the tag, 18 its type, 24 the value. */
+    struct { unsigned at, at2; uint8_t byte, byte2; unsigned len; } broken[] = {
+        {6, 0, 'X', 0, 0},        /* not II/MM                            */
+        {8, 0, 41, 0, 0},         /* not TIFF's 42                        */
+        {10, 0, 200, 0, 0},       /* IFD0 beyond the block                */
+        {14, 16, 255, 0x13, 0},   /* 255 entries, none Orientation, in a block of one */
+        {18, 0, 4, 0, 0},         /* the tag is a LONG, not a SHORT       */
+        {24, 0, 9, 0, 0},         /* Orientation 9 does not exist         */
+        {0, 0, 0, 0, 20},         /* cut inside the entry                 */
+        {0, 0, 0, 0, 9},          /* cut inside the TIFF header           */
+    };
+    for (size_t k = 0; k < sizeof broken / sizeof broken[0]; k++) {
+        uint8_t bad[64];
+        memcpy(bad, exif, n);
+        if (!broken[k].len) {
+            bad[broken[k].at] = broken[k].byte;
+            if (broken[k].at2)
+                bad[broken[k].at2] = broken[k].byte2;
+        }
+        gen_jpeg j = {w, h, 3, JCS_RGB, JCS_UNKNOWN, 95, .pixels = src.data, .app1 = bad,
+                      .app1_len = broken[k].len ? broken[k].len : n};
+        GByteArray *b = gen_jpeg_bytes(&j);
+        pd_pixels back = {0};
+        CHECK(b && pd_image_decode(b->data, b->len, "broken", 3, &back, &err) == PD_OK);
+        CHECK_MSG(back.width == w && back.height == h, "broken EXIF %zu: %d × %d", k, back.width,
+                  back.height);
+        pd_pixels_free(&back);
+        if (b)
+            g_byte_array_free(b, TRUE);
+    }
+    pd_pixels_free(&src);
+}
+
 static int count_leftovers(void)
 {
     int n = 0;
@@ -533,6 +631,7 @@ int main(void)
     test_png_kinds();
     test_png_parameters();
     test_jpeg();
+    test_jpeg_orientation();
     test_write();
     test_resize();
 
