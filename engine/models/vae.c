@@ -77,6 +77,7 @@ struct pd_vae {
     const char *path;            /* the model's, for messages                */
     int has_encoder;             /* a decoder-only VAE can still decode      */
     vae_coder enc, dec;
+    const volatile int *cancel;  /* pd_vae_set_cancel; NULL: never           */
     pd_weight quant_w, quant_b;  /* encoder side: [2L, 2L, 1, 1]             */
     pd_weight post_quant_w, post_quant_b; /* decoder side: [L, L, 1, 1]      */
 };
@@ -633,7 +634,23 @@ static void release_mid(const pd_vae *v, const vae_mid *mid)
     pd_model_release(v->model, w, n);
 }
 
-/* Decoder from the scaled latents up to conv_out's input. */
+void pd_vae_set_cancel(pd_vae *vae, const volatile int *cancel)
+{
+    vae->cancel = cancel;
+}
+
+/* Whether to stop between the decoder's blocks; then x's buffer is freed. */
+static int stop_here(const pd_vae *v, act *x)
+{
+    if (!v->cancel || !*v->cancel)
+        return 0;
+    free(x->d);
+    x->d = NULL;
+    return 1;
+}
+
+/* Decoder from the scaled latents up to conv_out's input: 0, -1 when an
+ * allocation failed, 1 when cancelled (x's buffer freed in both cases). */
 static int decoder_forward(const pd_vae *v, const float *latents, act *x)
 {
     const pd_vae_config *c = &v->cfg;
@@ -652,11 +669,16 @@ static int decoder_forward(const pd_vae *v, const float *latents, act *x)
     if (mid_forward(c, &d->mid, x))
         return -1;
     release_mid(v, &d->mid);
+    /* The cancel flag is read between blocks: at 512 × 512 a block is a
+     * fraction of a second, the whole decode several seconds. */
     for (int i = 0; i < c->blocks; i++) {
         const vae_level *L = &d->level[i];
-        for (int j = 0; j < L->nres; j++)
+        for (int j = 0; j < L->nres; j++) {
+            if (stop_here(v, x))
+                return 1;
             if (resnet_forward(c, &L->res[j], x))
                 return -1;
+        }
         if (L->resample && upsample_forward(L, x))
             return -1;
         release_level(v, L);
@@ -695,7 +717,10 @@ pd_status pd_vae_decode(const pd_vae *vae, int B, int h, int w, const float *lat
     if (st)
         return st;
     act x = {NULL, B, h, w, c->latent_channels};
-    if (decoder_forward(vae, latents, &x))
+    int r = decoder_forward(vae, latents, &x);
+    if (r > 0)
+        return pd_fail(err, PD_E_CANCELLED, "VAE decode cancelled");
+    if (r < 0)
         return pd_fail(err, PD_E_NOMEM, "VAE decode: out of memory for the activations of "
                        "%d image(s) of %d × %d", B, w * f, h * f);
     /* The last step cannot fail, so the output is written all or not at all. */

@@ -52,6 +52,11 @@ pd_status pd_vae_load(const struct pd_model *model, pd_vae **out, pd_error *err)
 void pd_vae_free(pd_vae *vae);
 const pd_vae_config *pd_vae_get_config(const pd_vae *vae);
 
+/* While *cancel is non-zero (set from any thread), pd_vae_decode stops
+ * between the decoder's blocks with PD_E_CANCELLED and writes no image.
+ * NULL (the default): never. The flag must outlive the decodes. */
+void pd_vae_set_cancel(pd_vae *vae, const volatile int *cancel);
+
 /* latents [B, h, w, latent_channels] → image [B, 8h, 8w, out_channels]
  * (8 = 2^(blocks − 1)). */
 pd_status pd_vae_decode(const pd_vae *vae, int B, int h, int w, const float *latents,

@@ -505,6 +505,8 @@ static pd_status decode(run *r, float *pixels, pd_error *err)
         progress(r, PD_PHASE_DECODE, b, r->N, NULL);
         float *x = pixels + b * img;
         pd_status s = pd_vae_decode(r->vae, 1, r->h, r->w, r->latents + b * one, x, err);
+        if (s == PD_E_CANCELLED)
+            return stop(err);
         if (s)
             return s;
         for (size_t k = 0; k < img; k++) {
@@ -539,6 +541,7 @@ pd_status pd_generate(const pd_model *m, const pd_generate_params *p, pd_result 
         s = PD_E_NOMEM;
     if (!s && !(s = pd_unet_load(m, &r.unet, err)) && !(s = pd_vae_load(m, &r.vae, err))) {
         r.scaling = pd_vae_get_config(r.vae)->scaling_factor;
+        pd_vae_set_cancel(r.vae, p->cancel); /* a decode stops between its blocks */
         if (pd_unet_get_config(r.unet)->out_channels != LATENT_CHANNELS ||
             pd_vae_get_config(r.vae)->latent_channels != LATENT_CHANNELS)
             s = pd_fail(err, PD_E_UNSUPPORTED, "%s: UNet and VAE must have 4 latent channels", m->path);

@@ -1,6 +1,6 @@
 /* test_pipeline.c — pd_generate's contract on the self-made demo model:
  * arguments refused before work with PD_E_ARG (and a zeroed result),
- * progress and previews, cancellation, the draw hook, determinism per seed,
+ * progress and previews, cancellation (inside the VAE decode too), the draw hook, determinism per seed,
  * and inpainting keeping what the mask does not repaint. The numbers
  * themselves are proven by golden-pipeline.
  */
@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "io/demo.h"
+#include "models/vae.h"
 #include "paldiff.h"
 
 enum { S = 64 }; /* image side: 8×8 latents, quick */
@@ -154,6 +155,34 @@ static void test_progress_and_cancel(void)
     CHECK(d.calls == 0);
 }
 
+/* The decode, the run's longest step after the UNet's, stops between its
+ * blocks: with the flag set it writes no pixel; cleared, it decodes. */
+static void test_vae_cancel(void)
+{
+    pd_vae *vae = NULL;
+    pd_error err;
+    CHECK_MSG(pd_vae_load(model, &vae, &err) == PD_OK, "%s", err.message);
+    if (!vae)
+        return;
+    enum { L = S / 8 };
+    static float latents[L * L * 4], image[S * S * 3];
+    for (int i = 0; i < L * L * 4; i++)
+        latents[i] = (float)sin(i * 0.37);
+    for (int i = 0; i < S * S * 3; i++)
+        image[i] = 1234.5f;
+    volatile int flag = 1;
+    pd_vae_set_cancel(vae, &flag);
+    pd_status s = pd_vae_decode(vae, 1, L, L, latents, image, &err);
+    CHECK_MSG(s == PD_E_CANCELLED, "decode with the flag set: %s", pd_status_name(s));
+    int untouched = 1;
+    for (int i = 0; i < S * S * 3; i++)
+        untouched &= image[i] == 1234.5f;
+    CHECK_MSG(untouched, "a cancelled decode wrote pixels");
+    flag = 0;
+    CHECK_MSG(pd_vae_decode(vae, 1, L, L, latents, image, &err) == PD_OK, "%s", err.message);
+    pd_vae_free(vae);
+}
+
 static pd_status failing_draw(void *user, const char *name, int index, const int64_t shape[4],
                               float *out, pd_error *err)
 {
@@ -243,6 +272,7 @@ int main(void)
     if (!s && !(s = pd_model_open(demo, NULL, &model, &err))) {
         test_arguments();
         test_progress_and_cancel();
+        test_vae_cancel();
         test_seeds();
         test_inpaint_keeps_unmasked();
         pd_model_free(model);
