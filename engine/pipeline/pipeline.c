@@ -542,9 +542,16 @@ pd_status pd_generate(const pd_model *m, const pd_generate_params *p, pd_result 
     if (!s && !(s = pd_unet_load(m, &r.unet, err)) && !(s = pd_vae_load(m, &r.vae, err))) {
         r.scaling = pd_vae_get_config(r.vae)->scaling_factor;
         pd_vae_set_cancel(r.vae, p->cancel); /* a decode stops between its blocks */
+        const pd_vae_config *vc = pd_vae_get_config(r.vae);
         if (pd_unet_get_config(r.unet)->out_channels != LATENT_CHANNELS ||
-            pd_vae_get_config(r.vae)->latent_channels != LATENT_CHANNELS)
+            vc->latent_channels != LATENT_CHANNELS)
             s = pd_fail(err, PD_E_UNSUPPORTED, "%s: UNet and VAE must have 4 latent channels", m->path);
+        /* The sizes above are 8 pixels a latent: a VAE of another depth
+         * would decode past them. */
+        else if (vc->blocks != 4)
+            s = pd_fail(err, PD_E_UNSUPPORTED, "%s: a VAE of %d levels scales latents by %d; "
+                        "paldiff runs Stable Diffusion's, of 4 levels (8 pixels a latent)",
+                        m->path, vc->blocks, 1 << (vc->blocks - 1));
     }
     if (!s) {
         progress(&r, PD_PHASE_ENCODE, 0, 1, NULL);
