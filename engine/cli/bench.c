@@ -1,4 +1,4 @@
-/* bench.c — `paldiff bench text|unet|vae|gemm|palette`: speed on full-size weights.
+/* bench.c — `paldiff bench text|unet|vae|gemm|palette|forms`: speed on full-size weights.
  *
  * Figures are reported against the machine's float32 FMA peak, measured in
  * the same run (and GEMM against OpenBLAS, also in the same run), because
@@ -12,12 +12,16 @@
 #include <sys/resource.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "cli/cli.h"
+#include "convert/convert.h"
 #include "io/model.h"
+#include "io/palettized.h"
 #include "io/synth.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_internal.h"
 #include "kernels/palette.h"
 #include "kernels/palette_internal.h"
 #include "kernels/pool.h"
@@ -29,6 +33,8 @@ typedef struct {
     const char *what, *arch, *shapes;
     pd_st_dtype dtype;
     int width, height, repeat;
+    int bits;              /* forms: the palettized form's width */
+    const cli_model_args *model; /* forms: how to open the F32 and F16 models */
     double peak;
 } bench;
 
@@ -70,22 +76,32 @@ static void fill_random(float *x, size_t n, float scale)
 
 typedef pd_status (*run_fn)(void *ctx, pd_error *err);
 
+/* Seconds of one run; 1 (message printed) when it fails. */
+static int timed_run(run_fn run, void *ctx, double *seconds)
+{
+    pd_error err;
+    gint64 t0 = g_get_monotonic_time();
+    if (run(ctx, &err)) {
+        fprintf(stderr, "paldiff: %s\n", err.message);
+        return 1;
+    }
+    *seconds = (double)(g_get_monotonic_time() - t0) / 1e6;
+    return 0;
+}
+
 /* One warm-up, then b->repeat timed runs; prints median, best, GFLOP/s. */
 static int time_runs(const bench *b, const char *label, run_fn run, void *ctx)
 {
-    double *t = g_new(double, b->repeat);
-    pd_error err;
+    double *t = g_new(double, b->repeat), s;
     uint64_t flops = 0;
     for (int r = -1; r < b->repeat; r++) {
         uint64_t f0 = pd_flops();
-        gint64 t0 = g_get_monotonic_time();
-        if (run(ctx, &err)) {
-            fprintf(stderr, "paldiff: %s\n", err.message);
+        if (timed_run(run, ctx, &s)) {
             g_free(t);
             return 1;
         }
         if (r >= 0)
-            t[r] = (double)(g_get_monotonic_time() - t0) / 1e6;
+            t[r] = s;
         flops = pd_flops() - f0;
     }
     qsort(t, (size_t)b->repeat, sizeof *t, cmp_double);
@@ -128,6 +144,32 @@ static pd_status run_unet(void *ctx, pd_error *err)
     return pd_unet_forward(c->u, 2, c->h, c->w, c->sample, 500.0f, c->context, c->tokens, c->out, err);
 }
 
+/* Loads m's UNet and random inputs for one CFG step on h × w latents;
+ * 1 (message printed) on failure. */
+static int unet_setup(pd_model *m, int h, int w, unet_ctx *c)
+{
+    pd_error err;
+    *c = (unet_ctx){.h = h, .w = w, .tokens = PD_TOKENS};
+    if (pd_unet_load(m, &c->u, &err)) {
+        fprintf(stderr, "paldiff: %s\n", err.message);
+        return 1;
+    }
+    const pd_unet_config *cfg = pd_unet_get_config(c->u);
+    size_t ns = (size_t)2 * h * w * cfg->in_channels, nc = (size_t)2 * PD_TOKENS * cfg->cross_dim;
+    c->sample = g_new(float, ns);
+    c->context = g_new(float, nc);
+    c->out = g_new(float, (size_t)2 * h * w * cfg->out_channels);
+    fill_random(c->sample, ns, 1.0f);
+    fill_random(c->context, nc, 1.0f);
+    return 0;
+}
+
+static void unet_teardown(unet_ctx *c)
+{
+    g_free(c->sample), g_free(c->context), g_free(c->out);
+    pd_unet_free(c->u);
+}
+
 typedef struct {
     pd_vae *v;
     int h, w;
@@ -158,23 +200,13 @@ static int bench_component(const bench *b, pd_model *m)
     }
     int h = b->height / 8, w = b->width / 8;
     if (!strcmp(b->what, "unet")) {
-        unet_ctx c = {.h = h, .w = w, .tokens = PD_TOKENS};
-        if (pd_unet_load(m, &c.u, &err)) {
-            fprintf(stderr, "paldiff: %s\n", err.message);
+        unet_ctx c;
+        if (unet_setup(m, h, w, &c))
             return 1;
-        }
-        const pd_unet_config *cfg = pd_unet_get_config(c.u);
-        size_t ns = (size_t)2 * h * w * cfg->in_channels, nc = (size_t)2 * PD_TOKENS * cfg->cross_dim;
-        c.sample = g_new(float, ns);
-        c.context = g_new(float, nc);
-        c.out = g_new(float, (size_t)2 * h * w * cfg->out_channels);
-        fill_random(c.sample, ns, 1.0f);
-        fill_random(c.context, nc, 1.0f);
         printf("bench unet: %s, %s weights, %dx%d (latents %dx%d), batch 2 = one CFG step\n", b->arch,
                pd_st_dtype_name(b->dtype), b->width, b->height, w, h);
         rc = time_runs(b, "UNet step", run_unet, &c);
-        g_free(c.sample), g_free(c.context), g_free(c.out);
-        pd_unet_free(c.u);
+        unet_teardown(&c);
     } else if (!strcmp(b->what, "vae")) {
         vae_ctx c = {.h = h, .w = w};
         if (pd_vae_load(m, &c.v, &err)) {
@@ -425,12 +457,216 @@ static int bench_palette(const bench *b)
     return 0;
 }
 
+/* ---- one model in three forms ----------------------------------------------- */
+
+/* The forms of `bench forms`: F32, F16 and palettized weights of one model. */
+enum { FORMS = 3 };
+
+typedef struct {
+    char label[16];
+    pd_model *m;
+    unet_ctx c;
+    double t[64];   /* step seconds, one per round */
+} form;
+
+/* Bytes of the UNet's weights as loaded: every descriptor's data plus its
+ * palettes (the maps a step reads; nothing is copied at load). */
+static int64_t unet_weight_bytes(const pd_model *m)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    int64_t sum = 0;
+    g_hash_table_iter_init(&it, m->weights[PD_COMPONENT_UNET]);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const pd_weight *w = &((const pd_model_tensor *)v)->w;
+        sum += pd_weight_bytes(w);
+        if (w->dtype == PD_PAL)
+            sum += pd_weight_rows(w) / w->group_size * ((int64_t)2 << w->bits);
+    }
+    return sum;
+}
+
+/* The UNet's largest weight of 2 or more dimensions (ties: the first name). */
+static const char *largest_unet_weight(const pd_model *m)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    const char *best = NULL;
+    int64_t most = 0;
+    g_hash_table_iter_init(&it, m->weights[PD_COMPONENT_UNET]);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const pd_weight *w = &((const pd_model_tensor *)v)->w;
+        int64_t n = pd_weight_numel(w);
+        if (w->ndim >= 2 && (n > most || (n == most && strcmp(k, best) < 0)))
+            best = k, most = n;
+    }
+    return best;
+}
+
+typedef struct {
+    const pd_gemm_kernel *kern;
+    const pd_weight *w;
+    float *dst;
+} pack_ctx;
+
+/* The whole weight through the GEMM's W packer, block by block. */
+static void pack_all(void *p)
+{
+    const pack_ctx *c = p;
+    const int64_t N = pd_weight_rows(c->w), K = pd_weight_cols(c->w);
+    for (int64_t n0 = 0; n0 < N; n0 += c->kern->nc)
+        for (int64_t k0 = 0; k0 < K; k0 += c->kern->kc)
+            pd_gemm_pack_w(c->kern, c->w, n0, N - n0 < c->kern->nc ? N - n0 : c->kern->nc, k0,
+                           K - k0 < c->kern->kc ? K - k0 : c->kern->kc, c->dst);
+}
+
+/* The palettized form of the F32 model `f32`: `cached` when it exists, else
+ * converted into it (k-means, per tensor, `bits` bits). */
+static pd_model *palettized_form(const char *f32, const char *cached, int bits)
+{
+    if (!g_file_test(cached, G_FILE_TEST_EXISTS)) {
+        fflush(stdout);
+        fprintf(stderr, "converting %s to %d bits into %s ...\n", f32, bits, cached);
+        pd_convert_options o;
+        pd_convert_options_init(&o);
+        o.bits = bits;
+        pd_error err;
+        if (pd_convert(f32, &o, cached, NULL, NULL, &err)) {
+            fprintf(stderr, "paldiff: %s\n", err.message);
+            return NULL;
+        }
+    }
+    return cli_open_model(cached, &(cli_model_args){0});
+}
+
+/* One model as F32, F16 and palettized weights, side by side in one run:
+ * the UNet's weight bytes, its CFG step (interleaved rounds, so that the
+ * machine's drift falls on every form alike), and how fast the GEMM's W
+ * packer decodes the UNet's largest weight on each instruction set (one
+ * thread; F32 is a copy, F16 a widening, palettes a table look-up). */
+static int bench_forms(const bench *b, const char *const paths[FORMS])
+{
+    if (b->width % 8 || b->height % 8 || b->repeat > 64) {
+        fprintf(stderr, "paldiff: bench forms: --size must be multiples of 8 and --repeat at most 64\n");
+        return 2;
+    }
+    form f[FORMS] = {{.label = "F32"}, {.label = "F16"}, {.label = ""}};
+    snprintf(f[2].label, sizeof f[2].label, "%d-bit", b->bits);
+    int rc = 1, loaded = 0;
+    for (; loaded < FORMS; loaded++) {
+        form *x = &f[loaded];
+        x->m = loaded < 2 ? cli_open_model(paths[loaded], b->model)
+                          : palettized_form(paths[0], paths[2], b->bits);
+        if (!x->m || unet_setup(x->m, b->height / 8, b->width / 8, &x->c)) {
+            pd_model_free(x->m);
+            goto out;
+        }
+    }
+    const char *name = largest_unet_weight(f[0].m);
+    pd_weight w[FORMS];
+    for (int i = 0; i < FORMS; i++) {
+        const pd_model_tensor *t = name ? g_hash_table_lookup(f[i].m->weights[PD_COMPONENT_UNET], name) : NULL;
+        if (!t) {
+            fprintf(stderr, "paldiff: bench forms: the %s model has no UNet weight %s\n", f[i].label,
+                    name ? name : "of 2 or more dimensions");
+            goto out;
+        }
+        w[i] = t->w;
+    }
+
+    printf("bench forms: %s; UNet at %dx%d (latents %dx%d), batch 2 = one CFG step; %d threads, %s kernels\n",
+           paths[0], b->width, b->height, b->width / 8, b->height / 8, pd_threads(), pd_isa_name(pd_cpu_isa()));
+    for (int r = -1; r < b->repeat; r++) /* r = -1: the warm-up round */
+        for (int i = 0; i < FORMS; i++) {
+            double sec;
+            if (timed_run(run_unet, &f[i].c, &sec))
+                goto out;
+            if (r >= 0)
+                f[i].t[r] = sec;
+        }
+    printf("  %-44s %12s %12s %12s\n", "", f[0].label, f[1].label, f[2].label);
+    printf("  %-44s", "UNet weights, MB (descriptors: data + palettes)");
+    for (int i = 0; i < FORMS; i++)
+        printf(" %12.1f", (double)unet_weight_bytes(f[i].m) / 1e6);
+    printf("\n  %-44s", "UNet step, s (median)");
+    double med[FORMS];
+    for (int i = 0; i < FORMS; i++) {
+        qsort(f[i].t, (size_t)b->repeat, sizeof *f[i].t, cmp_double);
+        med[i] = f[i].t[b->repeat / 2];
+        printf(" %12.3f", med[i]);
+    }
+    printf("\n  %-44s", "UNet step, % of F32's time");
+    for (int i = 0; i < FORMS; i++)
+        printf(" %11.1f%%", 100 * med[i] / med[0]);
+    /* the best run: what a busy machine disturbs least */
+    printf("\n  %-44s", "UNet step, s (best), % of F32's best");
+    for (int i = 0; i < FORMS; i++)
+        printf(" %5.2f %5.1f%%", f[i].t[0], 100 * f[i].t[0] / f[0].t[0]);
+    printf("\n");
+    int64_t N = pd_weight_rows(&w[0]), K = pd_weight_cols(&w[0]);
+    float *dst = g_new(float, PD_GEMM_NC_MAX * PD_GEMM_KC_MAX);
+    for (int isa = PD_ISA_REF; isa <= (int)pd_cpu_isa_supported(); isa++) {
+        char label[80];
+        snprintf(label, sizeof label, "decode, G weights/s: %s", pd_isa_name((pd_isa)isa));
+        printf("  %-44s", label);
+        for (int i = 0; i < FORMS; i++) {
+            pack_ctx c = {pd_gemm_kernel_for((pd_isa)isa), &w[i], dst};
+            printf(" %12.2f", (double)N * K / 1e9 / best_seconds(b->repeat + 2, pack_all, &c));
+        }
+        printf("\n");
+    }
+    printf("  (decode: the UNet's %s [%lld, %lld], one thread)\n", name, (long long)N, (long long)K);
+    g_free(dst);
+    rc = 0;
+out:
+    for (int i = 0; i < loaded; i++) {
+        unet_teardown(&f[i].c);
+        pd_model_free(f[i].m);
+    }
+    return rc;
+}
+
+/* `bench forms` on the cached synthesized model (its F16 form is synthesized
+ * from the same random stream, so it is the F32 model rounded to float16; the
+ * palettized form is converted from the F32 model once, beside it), or on the
+ * F32 and F16 models given, palettized into `pal` (kept) or a temporary file. */
+static int forms_command(bench *b, const char *f32, const char *f16, const char *pal)
+{
+    if (!f32 != !f16) {
+        fprintf(stderr, "paldiff: bench forms: give both --f32 and --f16, or neither\n");
+        return 2;
+    }
+    char *paths[FORMS] = {NULL}, *tmp = NULL;
+    if (f32) {
+        paths[0] = g_strdup(f32);
+        paths[1] = g_strdup(f16);
+        tmp = pal ? NULL : g_dir_make_tmp("paldiff-bench-XXXXXX", NULL);
+        paths[2] = pal ? g_strdup(pal) : tmp ? g_build_filename(tmp, "palettized.safetensors", NULL) : NULL;
+    } else {
+        b->dtype = PD_ST_F32;
+        paths[0] = bench_model(b);
+        b->dtype = PD_ST_F16;
+        paths[1] = bench_model(b);
+        paths[2] = pal ? g_strdup(pal) : paths[0] ? g_strdup_printf("%s-%dbit.safetensors", paths[0], b->bits) : NULL;
+    }
+    int rc = paths[0] && paths[1] && paths[2] ? bench_forms(b, (const char *const *)paths) : 1;
+    if (tmp) {
+        g_unlink(paths[2]);
+        g_rmdir(tmp);
+    }
+    for (int i = 0; i < FORMS; i++)
+        g_free(paths[i]);
+    g_free(tmp);
+    return rc;
+}
+
 /* ---- the command ---------------------------------------------------------- */
 
 int cmd_bench(int argc, char **argv)
 {
-    char *arch = NULL, *shapes = NULL, *dtype = NULL, *size = NULL;
-    int threads = 0, repeat = 3;
+    char *arch = NULL, *shapes = NULL, *dtype = NULL, *size = NULL, *f32 = NULL, *f16 = NULL, *pal = NULL;
+    int threads = 0, repeat = 3, bits = 6;
+    cli_model_args ma = {0};
     GOptionEntry e[] = {
         {"arch", 0, 0, G_OPTION_ARG_STRING, &arch, "sd15 (default), sd21 or sd15-inpaint", "A"},
         {"size", 0, 0, G_OPTION_ARG_STRING, &size, "image size WxH for unet and vae (default 512x512)", "WxH"},
@@ -439,18 +675,30 @@ int cmd_bench(int argc, char **argv)
         {"dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "weights: F32 (default) or F16", "T"},
         {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: PALDIFF_THREADS or all cores)", "N"},
         {"repeat", 0, 0, G_OPTION_ARG_INT, &repeat, "timed runs after one warm-up (default 3)", "R"},
+        {"bits", 0, 0, G_OPTION_ARG_INT, &bits, "forms: the palettized form's bits, 8, 6, 4, 3 or 2 (default 6)", "N"},
+        {"f32", 0, 0, G_OPTION_ARG_FILENAME, &f32, "forms: this F32 model instead of the synthesized one", "MODEL"},
+        {"f16", 0, 0, G_OPTION_ARG_FILENAME, &f16, "forms: its F16 form (with --f32)", "MODEL"},
+        {"pal", 0, 0, G_OPTION_ARG_FILENAME, &pal,
+         "forms: its palettized form, converted into FILE if absent (default: cached beside the synthesized "
+         "model; with --f32, a temporary file)", "FILE"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
-    if (!cli_parse(&argc, &argv, "text|unet|vae|gemm|palette",
+    if (!cli_parse(&argc, &argv, "text|unet|vae|gemm|palette|forms",
                    "Time a component on full-size random weights, against the FMA peak measured in "
-                   "the same run (gemm: against OpenBLAS too; palette: decode speed, 6-bit GEMMs against F32).", e, NULL))
+                   "the same run (gemm: against OpenBLAS too; palette: decode speed, 6-bit GEMMs against F32; "
+                   "forms: one model as F32, F16 and palettized weights side by side — UNet weight bytes, "
+                   "UNet step time, decode speed per instruction set).", e, cli_model_entries(&ma))) {
+        cli_model_args_clear(&ma);
         return 2;
+    }
     bench b = {.arch = arch ? arch : "sd15", .dtype = dtype && !strcmp(dtype, "F16") ? PD_ST_F16 : PD_ST_F32,
-               .width = 512, .height = 512, .repeat = repeat};
+               .width = 512, .height = 512, .repeat = repeat, .bits = bits, .model = &ma};
     if (argc != 2 || repeat < 1 || threads < 0 || (size && sscanf(size, "%dx%d", &b.width, &b.height) != 2) ||
-        b.width < 8 || b.height < 8 || b.width > 4096 || b.height > 4096) {
-        fprintf(stderr, "usage: paldiff bench text|unet|vae|gemm|palette [--arch A] [--size WxH] [--dtype F32|F16] "
-                        "[--threads N] [--repeat R]\n");
+        b.width < 8 || b.height < 8 || b.width > 4096 || b.height > 4096 || !pd_palf_bits_ok(bits)) {
+        fprintf(stderr, "usage: paldiff bench text|unet|vae|gemm|palette|forms [--arch A] [--size WxH] "
+                        "[--dtype F32|F16] [--threads N] [--repeat R] [--bits N] [--f32 MODEL --f16 MODEL] "
+                        "[--pal FILE] [model options for --f32 and --f16]\n");
+        cli_model_args_clear(&ma);
         return 2;
     }
     b.what = argv[1];
@@ -471,13 +719,18 @@ int cmd_bench(int argc, char **argv)
         const char *g = getenv("PALDIFF_GOLDEN");
         char *man = shapes ? g_strdup(shapes) : g_strdup_printf("%s/shapes/%s.json", g && *g ? g : "../shared/golden", b.arch);
         b.shapes = man;
-        char *dir = bench_model(&b);
-        pd_model *m = dir ? cli_open_model(dir, &(cli_model_args){0}) : NULL;
-        rc = m ? bench_component(&b, m) : 1;
-        pd_model_free(m);
-        g_free(dir);
+        if (!strcmp(b.what, "forms")) {
+            rc = forms_command(&b, f32, f16, pal);
+        } else {
+            char *dir = bench_model(&b);
+            pd_model *m = dir ? cli_open_model(dir, &(cli_model_args){0}) : NULL;
+            rc = m ? bench_component(&b, m) : 1;
+            pd_model_free(m);
+            g_free(dir);
+        }
         g_free(man);
     }
-    g_free(arch), g_free(shapes), g_free(dtype), g_free(size);
+    g_free(arch), g_free(shapes), g_free(dtype), g_free(size), g_free(f32), g_free(f16), g_free(pal);
+    cli_model_args_clear(&ma);
     return rc;
 }

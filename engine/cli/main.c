@@ -13,6 +13,7 @@ static const struct {
 } commands[] = {
     {"generate", "generate images from a prompt (txt2img), an init image (img2img) or a mask (inpaint)", cmd_generate},
     {"convert", "palettize a model's weights (2 to 8 bits) into one self-contained file", cmd_convert},
+    {"eval", "measure how far models drift from a reference: PSNR per component, in dB", cmd_eval},
     {"inspect", "describe a model: architecture, prediction type, parameters, dtypes, files", cmd_inspect},
     {"encode-prompt", "tokenize and encode a prompt; print the ids, the shape and a checksum", cmd_encode_prompt},
     {"synth", "write a full-size model with made-up weights from a shape manifest", cmd_synth},

@@ -57,7 +57,6 @@ _Static_assert(WP_FLOATS % 16 == 0 && XP_FLOATS % 16 == 0 && BIAS_FLOATS % 16 ==
 
 typedef struct {
     const pd_gemm_kernel *kern;
-    pd_gemm_pack_w_fn pack_w;        /* NULL: pack_w_portable */
     int64_t M, N, K;
     const pd_gemm_x *X;
     const pd_weight *W, *bias;
@@ -108,6 +107,16 @@ static void pack_w_portable(const pd_weight *w, int64_t n0, int64_t n, int nr,
         }
 }
 
+void pd_gemm_pack_w(const pd_gemm_kernel *kern, const pd_weight *w, int64_t n0, int64_t n, int64_t k0,
+                    int64_t kc, float *dst)
+{
+    pd_gemm_pack_w_fn f = w->dtype >= PD_F32 && w->dtype <= PD_PAL ? kern->pack_w[w->dtype] : NULL;
+    if (f)
+        f(w, n0, n, k0, kc, dst);
+    else
+        pack_w_portable(w, n0, n, kern->nr, k0, kc, dst);
+}
+
 /* ---- one task: one tile of Y over all of K ---------------------------- */
 
 static void gemm_task(void *ctx, int64_t task, int thread)
@@ -148,10 +157,7 @@ static void gemm_task(void *ctx, int64_t task, int thread)
         int load_y = !first || jb->accumulate;
         const float *tile_bias = first && jb->bias ? bias : NULL;
 
-        if (jb->pack_w)
-            jb->pack_w(jb->W, n0, n, k0, kc, wp);
-        else
-            pack_w_portable(jb->W, n0, n, nr, k0, kc, wp);
+        pd_gemm_pack_w(kern, jb->W, n0, n, k0, kc, wp);
 
         for (int64_t i = m0; i < m1; i += mr) {
             int m = m1 - i < mr ? (int)(m1 - i) : mr;
@@ -228,7 +234,7 @@ static void plan(gemm_job *jb, int threads)
 
 /* ---- entry points ------------------------------------------------------ */
 
-static const pd_gemm_kernel *kernel_for(pd_isa isa)
+const pd_gemm_kernel *pd_gemm_kernel_for(pd_isa isa)
 {
 #ifdef HAVE_X86_PATHS
     if (isa > pd_cpu_isa_supported())
@@ -264,14 +270,13 @@ void pd_gemm_x_isa(pd_isa isa, int64_t M, int64_t N, int64_t K, const pd_gemm_x 
     }
 
     gemm_job jb = {
-        .kern = kernel_for(isa),
+        .kern = pd_gemm_kernel_for(isa),
         .M = M, .N = N, .K = K, .X = X, .W = W, .bias = bias,
         .Y = Y, .ldy = ldy, .accumulate = accumulate,
     };
     assert(jb.kern->mr <= PD_GEMM_MR_MAX && jb.kern->nr <= PD_GEMM_NR_MAX &&
            jb.kern->kc <= PD_GEMM_KC_MAX && jb.kern->nc <= PD_GEMM_NC_MAX &&
            jb.kern->nc % jb.kern->nr == 0 && jb.kern->mc % jb.kern->mr == 0);
-    jb.pack_w = W->dtype >= PD_F32 && W->dtype <= PD_PAL ? jb.kern->pack_w[W->dtype] : NULL;
 
     plan(&jb, pd_threads());
     if (M * N * K < SERIAL_MACS) {

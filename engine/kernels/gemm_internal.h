@@ -98,6 +98,16 @@ extern const pd_gemm_kernel pd_gemm_kernel_ref;
 extern const pd_gemm_kernel pd_gemm_kernel_avx2;
 extern const pd_gemm_kernel pd_gemm_kernel_avx512;
 
+/* The kernel of a path, capped at pd_cpu_isa_supported(). */
+const pd_gemm_kernel *pd_gemm_kernel_for(pd_isa isa);
+
+/* W rows [n0, n0 + n) (n <= kern->nc), columns [k0, k0 + kc) (kc <= kern->kc)
+ * into dst as pd_gemm_pack_w_fn says, with the kernel's packer for W's dtype,
+ * else the portable one (pd_weight_read a row at a time): what pd_gemm does
+ * for each block of W, and what `paldiff bench forms` times. */
+void pd_gemm_pack_w(const pd_gemm_kernel *kern, const pd_weight *w, int64_t n0, int64_t n, int64_t k0,
+                    int64_t kc, float *dst);
+
 /* pd_gemm on a chosen path (capped at pd_cpu_isa_supported()), so one test
  * run covers every path whatever PALDIFF_ISA says. */
 void pd_gemm_isa(pd_isa isa, int64_t M, int64_t N, int64_t K, const float *X, int64_t ldx,

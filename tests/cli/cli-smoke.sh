@@ -2,22 +2,7 @@
 # cli-smoke — the paldiff command as a user runs it: every golden model is
 # inspected and encodes a prompt; bad input gives exit status 1 and a message.
 #   cli-smoke.sh PALDIFF GOLDEN_DEFAULT
-set -u
-paldiff=$1
-golden=${PALDIFF_GOLDEN:-$2}
-[ -d "$golden" ] || { echo "cli-smoke: skipped, no golden folder at $golden"; exit 77; }
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-# expect STATUS PATTERN CMD...: the exit status and a pattern in stdout+stderr
-expect() {
-  want=$1 pattern=$2; shift 2
-  out=$("$@" 2>&1); got=$?
-  if [ "$got" = "$want" ] && printf '%s\n' "$out" | grep -q -- "$pattern"; then ok
-  else fail "$* -> status $got (want $want), output lacks '$pattern':"; printf '%s\n' "$out" | head -5; fi
-}
+name=cli-smoke; . "$(dirname "$0")/smoke.sh"
 
 expect 0 "inspect" "$paldiff" --help
 expect 2 "unknown command" "$paldiff" frobnicate

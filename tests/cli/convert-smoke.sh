@@ -4,22 +4,7 @@
 # converted, inspected as palettized, and `paldiff generate` on the result
 # writes an image; bad options and sources give status 2 or 1 and a message.
 #   convert-smoke.sh PALDIFF GOLDEN_DEFAULT
-set -u
-paldiff=$1
-golden=${PALDIFF_GOLDEN:-$2}
-[ -d "$golden" ] || { echo "convert-smoke: skipped, no golden folder at $golden"; exit 77; }
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-# expect STATUS PATTERN CMD...: the exit status and a pattern in stdout+stderr
-expect() {   # sets $out
-  want=$1 pattern=$2; shift 2
-  out=$("$@" 2>&1); got=$?
-  if [ "$got" = "$want" ] && printf '%s\n' "$out" | grep -q -- "$pattern"; then ok
-  else fail "$* -> status $got (want $want), output lacks '$pattern':"; printf '%s\n' "$out" | head -5; fi
-}
+name=convert-smoke; . "$(dirname "$0")/smoke.sh"
 
 expect 0 "convert" "$paldiff" --help
 expect 0 "granularity" "$paldiff" convert --help
