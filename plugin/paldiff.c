@@ -3,11 +3,11 @@
  * paldiff) and runs them.
  *
  * One run function serves all three, reading every argument from the
- * GimpProcedureConfig, so interactive runs (a GimpProcedureDialog of the
- * same arguments), last-used values and Script-Fu share one path. Every
- * check and the whole generation happen before the image is touched; the
- * result is then added as one undo step. On any error the image is left as
- * it was and the procedure returns an execution error saying why.
+ * GimpProcedureConfig, so interactive runs (dialog.c: ui/'s widgets bound to
+ * that config), last-used values and Script-Fu share one path: job.c.
+ * Every check and the whole generation happen before the image is touched;
+ * the result is then added as one undo step. On any error the image is left
+ * as it was and the procedure returns an execution error saying why.
  */
 #include <string.h>
 
@@ -15,8 +15,9 @@
 #include <libgimp/gimpui.h>
 #include <glib/gi18n-lib.h>
 
-#include "plugin/layers.h"
-#include "plugin/run.h"
+#include "plugin/dialog.h"
+#include "plugin/job.h"
+#include "ui/choice.h"
 
 #define PROC_TXT2IMG "plug-in-paldiff-txt2img"
 #define PROC_IMG2IMG "plug-in-paldiff-img2img"
@@ -33,46 +34,21 @@ typedef struct {
 GType paldiff_plug_in_get_type(void) G_GNUC_CONST;
 G_DEFINE_TYPE(PaldiffPlugIn, paldiff_plug_in, GIMP_TYPE_PLUG_IN)
 
-/* The --scheduler names of the CLI; "default" is the model's own. */
+/* ui/'s scheduler list (the CLI's --scheduler names), which the dialog's
+ * combo shows too. */
 static GimpChoice *scheduler_choice(void)
 {
-    return gimp_choice_new_with_values("default", 0, _("Model's default"), NULL,
-                                       "ddim", 1, "DDIM", NULL,
-                                       "pndm", 2, "PNDM (PLMS)", NULL,
-                                       "euler", 3, "Euler", NULL,
-                                       "euler_a", 4, "Euler a", NULL,
-                                       "dpmpp_2m", 5, "DPM++ 2M", NULL,
-                                       "dpmpp_2m_karras", 6, "DPM++ 2M Karras", NULL,
-                                       "lcm", 7, "LCM", NULL,
-                                       NULL);
+    GimpChoice *choice = gimp_choice_new();
+    for (int i = 0; i < paldiff_n_schedulers; i++)
+        gimp_choice_add(choice, paldiff_schedulers[i].name, i, _(paldiff_schedulers[i].label), NULL);
+    return choice;
 }
-
-/* ---- reading the arguments ---------------------------------------------------- */
 
 static pd_mode mode_of(GimpProcedure *proc)
 {
     const char *name = gimp_procedure_get_name(proc);
     return !strcmp(name, PROC_TXT2IMG) ? PD_MODE_TXT2IMG : !strcmp(name, PROC_IMG2IMG) ? PD_MODE_IMG2IMG
                                                                                          : PD_MODE_INPAINT;
-}
-
-static void read_args(GimpProcedureConfig *config, pd_mode mode, paldiff_args *a)
-{
-    int seed;
-    char *scheduler = NULL;
-    memset(a, 0, sizeof *a);
-    a->mode = mode;
-    g_object_get(config, "prompt", &a->prompt, "negative-prompt", &a->negative, "model", &a->model, "steps",
-                 &a->steps, "guidance", &a->guidance, "seed", &seed, "scheduler", &scheduler, NULL);
-    if (mode == PD_MODE_TXT2IMG)
-        g_object_get(config, "width", &a->width, "height", &a->height, NULL);
-    else
-        g_object_get(config, "strength", &a->strength, NULL);
-    if (scheduler && strcmp(scheduler, "default"))
-        a->scheduler = g_steal_pointer(&scheduler);
-    g_free(scheduler);
-    /* -1: a random seed, as the CLI draws one (PyTorch keeps 32 bits). */
-    a->seed = seed >= 0 ? (guint64)seed : (guint64)g_random_int_range(0, G_MAXINT);
 }
 
 /* ---- progress ------------------------------------------------------------------- */
@@ -93,38 +69,24 @@ static void on_progress(const pd_progress *p, void *user)
 
 /* ---- the three procedures -------------------------------------------------------- */
 
-static GimpValueArray *fail(GimpProcedure *proc, GError *error)
+/* Script-Fu and "Repeat": one generation on this thread, progress in
+ * GIMP's own bar (GIMP's cancel there ends the process: the image is only
+ * changed at the end, in one step, so nothing is half-written). */
+static gboolean generate_here(GimpImage *image, GimpDrawable **drawables, GimpProcedureConfig *config,
+                              pd_mode mode, GError **error)
 {
-    return gimp_procedure_new_return_values(proc, GIMP_PDB_EXECUTION_ERROR, error);
-}
-
-static GimpValueArray *fail_with(GimpProcedure *proc, const char *message)
-{
-    return fail(proc, g_error_new_literal(PALDIFF_ERROR, 0, message));
-}
-
-/* The drawable img2img and inpaint start from: the one layer chosen (the
- * layer of a chosen mask). NULL, with *why set, otherwise. */
-static GimpLayer *source_layer(GimpDrawable **drawables, const char **why)
-{
-    if (!drawables || !drawables[0] || drawables[1]) {
-        *why = _("paldiff: choose exactly one layer to start from.");
-        return NULL;
+    paldiff_job job;
+    gboolean ok = paldiff_job_prepare(&job, image, drawables, config, mode, error);
+    if (ok) {
+        gimp_progress_init(_("paldiff"));
+        job.args.progress = on_progress;
+        ok = paldiff_job_generate(&job, error);
+        gimp_progress_end();
     }
-    if (GIMP_IS_LAYER_MASK(drawables[0]))
-        return gimp_layer_from_mask(GIMP_LAYER_MASK(drawables[0]));
-    if (!GIMP_IS_LAYER(drawables[0])) {
-        *why = _("paldiff: the active drawable is a channel; choose a layer to start from.");
-        return NULL;
-    }
-    return GIMP_LAYER(drawables[0]);
-}
-
-/* Tests only: PALDIFF_DIALOG_AUTO_OK_MS=N presses OK N ms after the dialog opens. */
-static gboolean press_ok(gpointer dialog)
-{
-    gtk_dialog_response(GTK_DIALOG(dialog), GTK_RESPONSE_OK);
-    return G_SOURCE_REMOVE;
+    if (ok)
+        paldiff_job_finish(&job); /* nothing else ran meanwhile: the image is there */
+    paldiff_job_clear(&job);
+    return ok;
 }
 
 static GimpValueArray *run(GimpProcedure *proc, GimpRunMode run_mode, GimpImage *image,
@@ -134,120 +96,14 @@ static GimpValueArray *run(GimpProcedure *proc, GimpRunMode run_mode, GimpImage 
     const pd_mode mode = mode_of(proc);
     if (run_mode == GIMP_RUN_INTERACTIVE) {
         gimp_ui_init(PLUG_IN_BINARY);
-        GtkWidget *dialog = gimp_procedure_dialog_new(proc, config, gimp_procedure_get_menu_label(proc));
-        gimp_procedure_dialog_fill(GIMP_PROCEDURE_DIALOG(dialog), NULL);
-        const char *auto_ok = g_getenv("PALDIFF_DIALOG_AUTO_OK_MS");
-        if (auto_ok && *auto_ok)
-            g_timeout_add((guint)g_ascii_strtoull(auto_ok, NULL, 10), press_ok, dialog);
-        gboolean ok = gimp_procedure_dialog_run(GIMP_PROCEDURE_DIALOG(dialog));
-        gtk_widget_destroy(dialog);
-        if (!ok)
-            return gimp_procedure_new_return_values(proc, GIMP_PDB_CANCEL, NULL);
+        return gimp_procedure_new_return_values(proc, paldiff_dialog_run(proc, config, image, drawables, mode),
+                                                NULL);
     }
-
-    /* Everything is checked before anything is generated or changed. */
-    if (gimp_image_get_base_type(image) == GIMP_INDEXED)
-        return fail_with(proc, _("paldiff: indexed images are not supported; convert the image to RGB "
-                                 "first (Image ▸ Mode ▸ RGB)."));
-    const char *why = NULL;
-    GimpLayer *source = NULL;
-    if (mode != PD_MODE_TXT2IMG && !(source = source_layer(drawables, &why)))
-        return fail_with(proc, why);
-
-    paldiff_args a;
-    read_args(config, mode, &a);
-    if (mode == PD_MODE_TXT2IMG && (a.width % 8 || a.height % 8 || (!a.width) != (!a.height))) {
-        paldiff_args_clear(&a);
-        return fail_with(proc, _("paldiff: width and height are multiples of 8, or both 0 to take the size "
-                                 "from the selection or the image."));
-    }
-
-    pd_pixels orig = {0}, mask = {0}, gen = {0}, placed = {0};
-    guint8 *alpha = NULL, *rgba = NULL;
-    char *model_path = NULL, *name = NULL, *text = NULL;
-    const char *scheduler = NULL;
     GError *error = NULL;
-    int x = 0, y = 0, w, h, gw, gh;
-    if (mode == PD_MODE_TXT2IMG) {
-        gboolean selected;
-        int x2, y2;
-        gimp_selection_bounds(image, &selected, &x, &y, &x2, &y2);
-        if (selected) {
-            w = x2 - x;
-            h = y2 - y;
-        } else {
-            x = y = 0;
-            w = gimp_image_get_width(image);
-            h = gimp_image_get_height(image);
-        }
-        if (a.width) {
-            gw = a.width;
-            gh = a.height;
-        } else {
-            paldiff_model_size(w, h, &gw, &gh);
-        }
-    } else {
-        GimpDrawable *d = GIMP_DRAWABLE(source);
-        gimp_drawable_get_offsets(d, &x, &y);
-        paldiff_read_drawable(d, &orig, &alpha);
-        w = orig.width;
-        h = orig.height;
-        if (mode == PD_MODE_INPAINT && !paldiff_read_selection(image, d, &mask)) {
-            error = g_error_new_literal(PALDIFF_ERROR, 0,
-                                        _("paldiff: inpainting repaints the selection, and nothing of the "
-                                          "layer is selected; select the part to repaint first."));
-            goto out;
-        }
-        /* The CLI's size for an init image: rounded down to multiples of 8. */
-        gw = w / 8 * 8;
-        gh = h / 8 * 8;
-        if (gw < 8 || gh < 8 || (gint64)gw * gh > PD_MAX_PIXELS)
-            paldiff_model_size(w, h, &gw, &gh);
-    }
-
-    gimp_progress_init(_("paldiff"));
-    a.progress = on_progress;
-    if (!paldiff_generate(&a, gw, gh, mode == PD_MODE_TXT2IMG ? NULL : &orig,
-                          mode == PD_MODE_INPAINT ? &mask : NULL, &gen, &model_path, &scheduler, &error))
-        goto out;
-    /* Back to the size of the place it goes. */
-    if (gen.width != w || gen.height != h) {
-        pd_error err;
-        if (pd_pixels_resize(&gen, w, h, &placed, &err)) {
-            error = g_error_new(PALDIFF_ERROR, err.status, "paldiff: %s", err.message);
-            goto out;
-        }
-        pd_pixels_free(&gen);
-        gen = placed;
-        placed = (pd_pixels){0};
-    }
-    rgba = g_malloc((size_t)w * h * 4);
-    if (mode == PD_MODE_INPAINT) {
-        paldiff_composite(&gen, &orig, alpha, &mask, rgba);
-    } else {
-        for (size_t i = 0; i < (size_t)w * h; i++) {
-            memcpy(rgba + i * 4, gen.data + i * 3, 3);
-            rgba[i * 4 + 3] = 255;
-        }
-    }
-    name = paldiff_layer_name(&a);
-    text = paldiff_parameters_text(&a, gw, gh, model_path, scheduler);
-    paldiff_add_layer(image, source, name, x, y, w, h, rgba, text);
-    gimp_progress_end();
+    if (!generate_here(image, drawables, config, mode, &error))
+        return gimp_procedure_new_return_values(proc, GIMP_PDB_EXECUTION_ERROR, error);
     if (run_mode != GIMP_RUN_NONINTERACTIVE)
         gimp_displays_flush();
-out:
-    pd_pixels_free(&orig);
-    pd_pixels_free(&mask);
-    pd_pixels_free(&gen);
-    g_free(alpha);
-    g_free(rgba);
-    g_free(model_path);
-    g_free(name);
-    g_free(text);
-    paldiff_args_clear(&a);
-    if (error)
-        return fail(proc, error);
     return gimp_procedure_new_return_values(proc, GIMP_PDB_SUCCESS, NULL);
 }
 
@@ -331,11 +187,19 @@ static GimpProcedure *create_procedure(GimpPlugIn *plug_in, const gchar *name)
     return p;
 }
 
-/* Translations arrive with the dialog (po/); until then none are looked for. */
+/* Translations (po/): installed beside the executable as
+ * plug-ins/paldiff/locale/LANG/LC_MESSAGES/paldiff.mo. libgimp binds the
+ * domain before create_procedure (labels are translated at query time) and
+ * before every run. The domain is named as GETTEXT_PACKAGE, the one _() looks
+ * up, rather than left to libgimp's guess from the folder name; catalog_dir
+ * must be relative, and libgimp resolves it against the plug-in's own folder
+ * (not the working directory; checked in GIMP 3.0.4). */
 static gboolean set_i18n(GimpPlugIn *plug_in, const gchar *procedure, gchar **domain, gchar **catalog_dir)
 {
-    (void)plug_in, (void)procedure, (void)domain, (void)catalog_dir;
-    return FALSE;
+    (void)plug_in, (void)procedure;
+    *domain = g_strdup(GETTEXT_PACKAGE);
+    *catalog_dir = g_strdup("locale");
+    return TRUE;
 }
 
 static void paldiff_plug_in_class_init(PaldiffPlugInClass *klass)

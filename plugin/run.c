@@ -2,6 +2,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
+
 #include "cli/cli.h"
 #include "plugin/run.h"
 
@@ -39,8 +41,8 @@ static char *resolve_model(const char *arg, GError **error)
     if (arg && *arg) {
         if (!g_file_test(arg, G_FILE_TEST_EXISTS)) {
             g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                        "paldiff: model %s: no such file or folder. Give a diffusers folder or a "
-                        ".safetensors file, or leave the model empty to use the default one.", arg);
+                        _("paldiff: model %s: no such file or folder. Give a diffusers folder or a "
+                          ".safetensors file, or leave the model empty to use the default one."), arg);
             return NULL;
         }
         return g_strdup(arg);
@@ -48,16 +50,16 @@ static char *resolve_model(const char *arg, GError **error)
     const char *env = g_getenv("PALDIFF_MODEL");
     if (env && *env && !g_file_test(env, G_FILE_TEST_EXISTS)) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                    "paldiff: PALDIFF_MODEL=%s: no such file or folder. Set it to a model, or unset it "
-                    "to use the default one.", env);
+                    _("paldiff: PALDIFF_MODEL=%s: no such file or folder. Set it to a model, or unset it "
+                      "to use the default one."), env);
         return NULL;
     }
     int is_demo;
     char *path = cli_default_model(&is_demo); /* says why on stderr when it fails */
     if (!path)
         g_set_error(error, PALDIFF_ERROR, PD_E_IO,
-                    "paldiff: no model given and the default model could not be used (the reason "
-                    "is on GIMP's terminal). Give the path of a model.");
+                    _("paldiff: no model given and the default model could not be used (the reason "
+                      "is on GIMP's terminal). Give the path of a model."));
     return path;
 }
 
@@ -123,6 +125,7 @@ gboolean paldiff_generate(const paldiff_args *a, int gen_width, int gen_height,
     }
     p.progress = a->progress;
     p.progress_user = a->progress_user;
+    p.preview = a->preview;
     p.cancel = a->cancel;
     if (pd_generate(model, &p, &r, &err)) {
         fail(error, &err);
@@ -174,7 +177,11 @@ char *paldiff_layer_name(const paldiff_args *a)
         line = g_strconcat(cut, "…", NULL);
         g_free(cut);
     }
-    char *name = g_strdup_printf("%s (seed %" G_GUINT64_FORMAT ")", line, a->seed);
+    /* The seed as text: a G_GUINT64_FORMAT inside the message would hide it from xgettext. */
+    char seed[24];
+    g_snprintf(seed, sizeof seed, "%" G_GUINT64_FORMAT, a->seed);
+    /* TRANSLATORS: a new layer's name: the prompt's first line, then the seed. */
+    char *name = g_strdup_printf(_("%s (seed %s)"), line, seed);
     g_free(line);
     return name;
 }

@@ -23,6 +23,7 @@ typedef struct paldiff_args {
     int width, height;               /* txt2img: the size to generate, 0: auto   */
     pd_progress_fn progress;         /* may be NULL; called on the generating thread */
     void *progress_user;
+    int preview;                     /* non-zero: progress carries a preview image */
     const volatile int *cancel;      /* may be NULL                             */
 } paldiff_args;
 

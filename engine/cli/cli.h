@@ -13,6 +13,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_demo_model(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Options every model-opening command takes. */
 typedef struct cli_model_args {
@@ -40,6 +41,11 @@ pd_model *cli_model_command(int *argc, char ***argv, const char *params, const c
  * on stderr. Returns the path (g_free it) and sets *is_demo; NULL, with the
  * reason on stderr, when the named model is missing or cannot be written. */
 char *cli_default_model(int *is_demo);
+/* paldiff's model folder: $XDG_DATA_HOME/paldiff/models, else
+ * ~/.local/share/paldiff/models (it may not exist). Its entry "default" is
+ * the installed default; the plug-in's model chooser lists all of them.
+ * g_free it. */
+char *cli_models_dir(void);
 /* Where the demo model lives: $PALDIFF_CACHE/demo-vN, else
  * $XDG_CACHE_HOME/paldiff/demo-vN (~/.cache/paldiff/...). g_free it. */
 char *cli_demo_dir(void);

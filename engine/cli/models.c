@@ -37,12 +37,20 @@ char *cli_demo_dir(void)
     return dir;
 }
 
+char *cli_models_dir(void)
+{
+    char *data = xdg_dir("XDG_DATA_HOME", ".local/share");
+    char *dir = g_build_filename(data, "paldiff", "models", NULL);
+    g_free(data);
+    return dir;
+}
+
 /* The installed default: the entry itself, or what its link points to. */
 static char *installed_default(int *failed)
 {
-    char *data = xdg_dir("XDG_DATA_HOME", ".local/share");
-    char *entry = g_build_filename(data, "paldiff", "models", "default", NULL);
-    g_free(data);
+    char *models = cli_models_dir();
+    char *entry = g_build_filename(models, "default", NULL);
+    g_free(models);
     GStatBuf sb;
     char *found = NULL;
     *failed = 0;
