@@ -117,7 +117,7 @@ gboolean paldiff_job_generate(paldiff_job *job, GError **error)
     if (gen->width != w || gen->height != h) {
         pd_error err;
         if (pd_pixels_resize(gen, w, h, &placed, &err)) {
-            g_set_error(error, PALDIFF_ERROR, err.status, "paldiff: %s", err.message);
+            paldiff_set_engine_error(error, &err);
             return FALSE;
         }
         gen = &placed;

@@ -63,9 +63,31 @@ static char *resolve_model(const char *arg, GError **error)
     return path;
 }
 
+void paldiff_set_engine_error(GError **error, const pd_error *err)
+{
+    /* The engine's messages are English and name the file, tensor or
+     * argument; a translated sentence for each kind of failure comes first. */
+    const char *lead;
+    switch (err->status) {
+    case PD_E_ARG: lead = _("paldiff: a setting was refused: %s"); break;
+    case PD_E_IO: lead = _("paldiff: a file could not be read or written: %s"); break;
+    case PD_E_FORMAT: lead = _("paldiff: a file is damaged or not in the expected format: %s"); break;
+    case PD_E_MODEL: lead = _("paldiff: the model is incomplete or of an unknown kind: %s"); break;
+    case PD_E_UNSUPPORTED: lead = _("paldiff: this is not supported: %s"); break;
+    case PD_E_NOMEM:
+        lead = _("paldiff: out of memory; close other programs or generate a smaller image: %s");
+        break;
+    case PD_E_CANCELLED:
+        g_set_error_literal(error, PALDIFF_ERROR, err->status, _("paldiff: generation cancelled"));
+        return;
+    default: lead = "paldiff: %s"; break;
+    }
+    g_set_error(error, PALDIFF_ERROR, err->status, lead, err->message);
+}
+
 static gboolean fail(GError **error, const pd_error *err)
 {
-    g_set_error(error, PALDIFF_ERROR, err->status, "paldiff: %s", err->message);
+    paldiff_set_engine_error(error, err);
     return FALSE;
 }
 

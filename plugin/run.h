@@ -53,6 +53,11 @@ char *paldiff_parameters_text(const paldiff_args *a, int gen_width, int gen_heig
 /* The new layer's name: the start of the prompt and the seed. */
 char *paldiff_layer_name(const paldiff_args *a);
 
+/* Sets *error from an engine failure: PALDIFF_ERROR, code = err->status,
+ * a translated sentence for the kind of failure, then the engine's own
+ * (English) message naming the file, tensor or argument. */
+void paldiff_set_engine_error(GError **error, const pd_error *err);
+
 #define PALDIFF_ERROR (paldiff_error_quark())
 GQuark paldiff_error_quark(void);
 

@@ -220,6 +220,12 @@
     (plug-in-paldiff-txt2img #:run-mode RUN-NONINTERACTIVE #:image img
                              #:prompt "x" #:model "/nonexistent/model" #:steps 2 #:seed 1)))
 
+; An engine error (here: a PNG given as the model) comes with its kind's sentence.
+(expect-error "error-not-a-model" (new-image 64 64 RGB)
+  (lambda (img)
+    (plug-in-paldiff-txt2img #:run-mode RUN-NONINTERACTIVE #:image img
+                             #:prompt "x" #:model (path "init.png") #:steps 2 #:seed 1)))
+
 (expect-error "error-empty-selection" (new-image 64 64 RGB)
   (lambda (img)
     (gimp-selection-none img)

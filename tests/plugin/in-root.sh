@@ -54,6 +54,7 @@ done < "$T/cases.txt"
 
 # The error cases' messages reach the caller (Script-Fu prints them).
 for m in "model /nonexistent/model: no such file or folder" \
+         "a file is damaged or not in the expected format: $T/init.png: " \
          "nothing of the layer is selected" \
          "indexed images are not supported"; do
   if grep -qF "$m" "$T/gimp.log"; then ok "message: $m"; else bad "message not shown: $m"; fi
