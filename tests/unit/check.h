@@ -33,6 +33,10 @@ int check_summary(const char *name);
 /* True when msg holds every '|'-separated piece of want. */
 int check_has_all(const char *msg, const char *want);
 
+/* How many entries the folder holds (0 when it cannot be opened): tests
+ * that a failed write left no temporary file behind. */
+int check_dir_entries(const char *dir);
+
 /* The golden folder: $PALDIFF_GOLDEN, else $PALDIFF_GOLDEN_DEFAULT (set by
  * meson). NULL when neither names an existing folder. */
 const char *check_golden_dir(void);

@@ -284,12 +284,7 @@ static void test_refusals(const source *s)
     o.granularity = PD_GRANULARITY_TENSOR;
     CHECK(pd_convert(s->path, &o, s->path, NULL, NULL, &err) == PD_E_ARG);
     /* nothing but the refused names in the folder: no spool or temporary file */
-    GDir *d = g_dir_open(tmpdir, 0, NULL);
-    int n = 0;
-    while (d && g_dir_read_name(d))
-        n++;
-    if (d)
-        g_dir_close(d);
+    int n = check_dir_entries(tmpdir);
     CHECK_MSG(n == 0, "%d files left in %s", n, tmpdir);
     g_free(dst);
 }

@@ -19,17 +19,6 @@ static char *tmpdir;
 
 static char *tmp_file(const char *name) { return g_build_filename(tmpdir, name, NULL); }
 
-static int dir_entries(void)
-{
-    GDir *d = g_dir_open(tmpdir, 0, NULL);
-    int n = 0;
-    while (d && g_dir_read_name(d))
-        n++;
-    if (d)
-        g_dir_close(d);
-    return n;
-}
-
 static void check_shape(const pd_st_tensor *t, pd_st_dtype dtype, int ndim, const int64_t *shape)
 {
     CHECK_MSG(t != NULL, "tensor missing");
@@ -153,7 +142,7 @@ static void test_roundtrip(void)
         CHECK(pd_stw_write(w, bytes, 3 * pd_st_dtype_size(d), &err) == PD_OK);
     }
     CHECK_MSG(pd_stw_finish(w, &err) == PD_OK, "%s", err.message);
-    CHECK_MSG(dir_entries() == 1, "temporary file left behind");
+    CHECK_MSG(check_dir_entries(tmpdir) == 1, "temporary file left behind");
 
     pd_safetensors *st = NULL;
     int order_ok = 0;
@@ -273,7 +262,7 @@ static void test_writer_errors(void)
     CHECK(strstr(err.message, path) != NULL);
     CHECK(pd_stw_write(w, "ab", 2, &err) != PD_OK);
     CHECK(pd_stw_finish(w, &err) != PD_OK);
-    CHECK_MSG(dir_entries() == 0, "failed finish left a file");
+    CHECK_MSG(check_dir_entries(tmpdir) == 0, "failed finish left a file");
 
     /* Fewer bytes than declared. */
     CHECK(pd_stw_begin(path, &w, &err) == PD_OK);
@@ -281,7 +270,7 @@ static void test_writer_errors(void)
     CHECK(pd_stw_write_header(w, &err) == PD_OK);
     CHECK(pd_stw_write(w, "a", 1, &err) == PD_OK);
     CHECK(pd_stw_finish(w, &err) == PD_E_ARG && strstr(err.message, "declared"));
-    CHECK(dir_entries() == 0);
+    CHECK(check_dir_entries(tmpdir) == 0);
 
     /* Declarations the format cannot hold. */
     struct {
@@ -319,7 +308,7 @@ static void test_writer_errors(void)
     CHECK(pd_stw_add(w, "a", PD_ST_F32, 0, NULL, &err) == PD_OK);
     CHECK(pd_stw_write(w, "1234", 4, &err) == PD_E_ARG);   /* before the header */
     pd_stw_abort(w);
-    CHECK_MSG(dir_entries() == 0, "abort left a file");
+    CHECK_MSG(check_dir_entries(tmpdir) == 0, "abort left a file");
 
     /* A folder that does not exist. */
     char *nowhere = g_build_filename(tmpdir, "no", "such", "x.safetensors", NULL);
@@ -414,7 +403,7 @@ int main(void)
     test_writer_errors();
     test_open_errors();
     test_golden();
-    CHECK_MSG(dir_entries() == 0, "files left in %s", tmpdir);
+    CHECK_MSG(check_dir_entries(tmpdir) == 0, "files left in %s", tmpdir);
     g_rmdir(tmpdir);
     g_free(tmpdir);
     return check_summary("unit-safetensors");
