@@ -20,6 +20,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "convert/palettize.h"
+#include "convert/recipe.h"
 #include "convert/sha256.h"
 #include "error.h"
 #include "io/keymap.h"
@@ -40,6 +42,7 @@ typedef struct item {
     char name[PD_KEY_MAX + 16];  /* "<component>.<internal name>"            */
     const pd_model_tensor *src;
     int pal;                     /* palettized, else plain F16              */
+    int bits;                    /* of a palettized one                     */
     int64_t rows, cols, group_size, groups;
     uint64_t off_pal, off_idx;   /* data offsets (off_pal: the F16 tensor)  */
 } item;
@@ -108,20 +111,6 @@ static pd_status pwrite_all(job *j, const void *buf, size_t n, uint64_t off, pd_
     return PD_OK;
 }
 
-/* rows [r0, r0 + nrows) of w as float16 into out. */
-static void read_f16(const pd_weight *w, int64_t r0, int64_t nrows, int64_t cols, uint16_t *out, float *row)
-{
-    for (int64_t r = 0; r < nrows; r++) {
-        if (w->dtype == PD_F16) {
-            memcpy(out + r * cols, (const uint16_t *)w->data + (r0 + r) * cols, (size_t)cols * 2);
-            continue;
-        }
-        pd_weight_read(w, r0 + r, 0, cols, row);
-        for (int64_t c = 0; c < cols; c++)
-            out[r * cols + c] = pd_f32_to_f16(row[c]);
-    }
-}
-
 static pd_status convert_plain(job *j, const item *it, pd_error *err)
 {
     const pd_weight *w = &it->src->w;
@@ -135,7 +124,7 @@ static pd_status convert_plain(job *j, const item *it, pd_error *err)
     pd_status s = buf && row ? PD_OK : pd_fail(err, PD_E_NOMEM, "out of memory converting '%s'", it->name);
     for (int64_t r = 0; !s && r < rows; r += chunk) {
         int64_t n = rows - r < chunk ? rows - r : chunk;
-        read_f16(w, r, n, cols, buf, row);
+        pd_weight_rows_f16(w, r, n, buf, row);
         s = pwrite_all(j, buf, (size_t)(n * cols) * 2, it->off_pal + (uint64_t)(r * cols) * 2, err);
     }
     g_free(buf);
@@ -143,48 +132,36 @@ static pd_status convert_plain(job *j, const item *it, pd_error *err)
     return s;
 }
 
+/* Where convert_pal's groups go: packed rows to the spool, palettes kept
+ * until the last group (they are one tensor). */
+typedef struct pal_out {
+    job *j;
+    const item *it;
+    uint16_t *palettes;          /* groups × 2^bits */
+} pal_out;
+
+static pd_status spool_group(int64_t g, const uint16_t *palette, const uint8_t *packed, void *user, pd_error *err)
+{
+    pal_out *o = user;
+    const item *it = o->it;
+    int64_t K = (int64_t)1 << it->bits, group_bytes = it->group_size * pd_pal_row_bytes(it->cols, it->bits);
+    memcpy(o->palettes + g * K, palette, (size_t)K * 2);
+    return pwrite_all(o->j, packed, (size_t)group_bytes, it->off_idx + (uint64_t)(g * group_bytes), err);
+}
+
 static pd_status convert_pal(job *j, const item *it, pd_error *err)
 {
-    const pd_weight *w = &it->src->w;
-    int bits = j->o->bits;
-    int64_t K = (int64_t)1 << bits;
-    int64_t G = it->group_size, cols = it->cols, rb = pd_pal_row_bytes(cols, bits);
-    int64_t n = G * cols;
-    int direct = w->dtype == PD_F16; /* the group's values straight from the map */
-    uint16_t *vals = direct ? NULL : g_try_malloc((size_t)n * 2);
-    float *row = direct ? NULL : g_try_malloc((size_t)cols * sizeof(float));
-    uint8_t *idx = g_try_malloc((size_t)n);
-    uint8_t *packed = g_try_malloc((size_t)(G * rb));
-    uint16_t *palette = g_try_malloc((size_t)(it->groups * K) * 2);
-    pd_status s = (direct || (vals && row)) && idx && packed && palette
-                      ? PD_OK
-                      : pd_fail(err, PD_E_NOMEM, "out of memory palettizing '%s' (%lld values)", it->name,
-                                (long long)n);
-    for (int64_t g = 0; !s && g < it->groups; g++) {
-        const uint16_t *v;
-        if (direct) {
-            v = (const uint16_t *)w->data + g * n;
-        } else {
-            read_f16(w, g * G, G, cols, vals, row);
-            v = vals;
-        }
-        pd_error e;
-        s = pd_palettize(v, n, bits, j->o->mode, palette + g * K, idx, &e);
-        if (s) {
-            pd_fail(err, s, "%s: tensor '%s': %s", j->m->path, it->name, e.message);
-            break;
-        }
-        for (int64_t r = 0; r < G; r++)
-            pd_pal_pack_row(idx + r * cols, cols, bits, packed + r * rb);
-        s = pwrite_all(j, packed, (size_t)(G * rb), it->off_idx + (uint64_t)(g * G * rb), err);
-    }
-    if (!s)
-        s = pwrite_all(j, palette, (size_t)(it->groups * K) * 2, it->off_pal, err);
-    g_free(vals);
-    g_free(row);
-    g_free(idx);
-    g_free(packed);
-    g_free(palette);
+    int64_t K = (int64_t)1 << it->bits;
+    pal_out o = {j, it, g_try_malloc((size_t)(it->groups * K) * 2)};
+    if (!o.palettes)
+        return pd_fail(err, PD_E_NOMEM, "out of memory palettizing '%s'", it->name);
+    pd_error e;
+    pd_status s = pd_palettize_weight(&it->src->w, it->name, it->bits, it->group_size, j->o->mode, spool_group, &o, &e);
+    if (s)
+        pd_fail(err, s, "%s: %s", j->m->path, e.message);
+    else
+        s = pwrite_all(j, o.palettes, (size_t)(it->groups * K) * 2, it->off_pal, err);
+    g_free(o.palettes);
     return s;
 }
 
@@ -270,7 +247,7 @@ static int text_layer_unused(const pd_model *m, const char *name)
     return sscanf(name, "text_model.encoder.layers.%d.", &layer) == 1 && layer >= m->text_cfg.run_layers;
 }
 
-static int is_palettizable(int component, const char *name, const pd_weight *w)
+int pd_convert_palettizable(int component, const char *name, const pd_weight *w)
 {
     if (w->ndim != 2 && w->ndim != 4)
         return 0;
@@ -357,7 +334,7 @@ static pd_status add_metadata(pd_st_writer *w, const pd_model *m, const pd_conve
             g_string_append_c(t, ',');
         first = 0;
         json_str(t, it->name);
-        g_string_append_printf(t, ":{\"bits\":%d,\"group_size\":%lld,\"shape\":[", o->bits,
+        g_string_append_printf(t, ":{\"bits\":%d,\"group_size\":%lld,\"shape\":[", it->bits,
                                (long long)it->group_size);
         for (int d = 0; d < it->src->w.ndim; d++)
             g_string_append_printf(t, d ? ",%lld" : "%lld", (long long)it->src->w.shape[d]);
@@ -385,11 +362,15 @@ static pd_status add_metadata(pd_st_writer *w, const pd_model *m, const pd_conve
     }
     g_string_append(srcj, "]}");
 
+    char recipe[96] = "null";
+    if (o->recipe)
+        snprintf(recipe, sizeof recipe, "{\"target_bits\":%.4g,\"average_bits\":%.4g,\"component\":\"unet\"}",
+                 o->recipe->target_bits, o->recipe->average_bits);
     char *conv = g_strdup_printf("{\"bits\":%d,\"granularity\":\"%s\",\"group_size\":%lld,\"mode\":\"%s\","
-                                 "\"min_elements\":%d,\"paldiff\":\"0.1.0\"}",
+                                 "\"min_elements\":%d,\"recipe\":%s,\"paldiff\":\"0.1.0\"}",
                                  o->bits, o->granularity == PD_GRANULARITY_GROUP ? "group" : "tensor",
                                  (long long)(o->granularity == PD_GRANULARITY_GROUP ? o->group_size : 0),
-                                 o->mode == PD_PAL_UNIFORM ? "uniform" : "kmeans", PD_CONVERT_MIN_ELEMENTS);
+                                 o->mode == PD_PAL_UNIFORM ? "uniform" : "kmeans", PD_CONVERT_MIN_ELEMENTS, recipe);
     s = pd_stw_metadata(w, PD_PALF_KEY_FORMAT, PD_PALF_FORMAT, err);
     if (!s)
         s = pd_stw_metadata(w, PD_PALF_KEY_VERSION, PD_PALF_VERSION, err);
@@ -433,18 +414,23 @@ static pd_status add_metadata(pd_st_writer *w, const pd_model *m, const pd_conve
 
 /* ---- the conversion -------------------------------------------------------- */
 
+pd_status pd_convert_check_palettes(pd_granularity granularity, int64_t group_size, pd_pal_mode mode, pd_error *err)
+{
+    if (granularity != PD_GRANULARITY_TENSOR && granularity != PD_GRANULARITY_GROUP)
+        return pd_fail(err, PD_E_ARG, "granularity %d: expected tensor or group", (int)granularity);
+    if (granularity == PD_GRANULARITY_GROUP && (group_size < 1 || group_size > (1 << 24)))
+        return pd_fail(err, PD_E_ARG, "group size %lld: expected 1 .. 16777216 output channels",
+                       (long long)group_size);
+    if (mode != PD_PAL_KMEANS && mode != PD_PAL_UNIFORM)
+        return pd_fail(err, PD_E_ARG, "mode %d: expected kmeans or uniform", (int)mode);
+    return PD_OK;
+}
+
 static pd_status check_options(const pd_convert_options *o, pd_error *err)
 {
     if (!pd_palf_bits_ok(o->bits))
         return pd_fail(err, PD_E_ARG, "bits %d: palettized files use 2, 3, 4, 6 or 8 bits", o->bits);
-    if (o->granularity != PD_GRANULARITY_TENSOR && o->granularity != PD_GRANULARITY_GROUP)
-        return pd_fail(err, PD_E_ARG, "granularity %d: expected tensor or group", (int)o->granularity);
-    if (o->granularity == PD_GRANULARITY_GROUP && (o->group_size < 1 || o->group_size > (1 << 24)))
-        return pd_fail(err, PD_E_ARG, "group size %lld: expected 1 .. 16777216 output channels",
-                       (long long)o->group_size);
-    if (o->mode != PD_PAL_KMEANS && o->mode != PD_PAL_UNIFORM)
-        return pd_fail(err, PD_E_ARG, "mode %d: expected kmeans or uniform", (int)o->mode);
-    return PD_OK;
+    return pd_convert_check_palettes(o->granularity, o->group_size, o->mode, err);
 }
 
 static int same_file(const char *a, const char *b)
@@ -477,6 +463,7 @@ pd_status pd_convert(const char *src, const pd_convert_options *o, const char *d
         cap += g_hash_table_size(m->weights[c]);
     item *items = g_new0(item, cap ? cap : 1);
     size_t n = 0;
+    int recipe_found = 0, unet_pal = 0;
     for (int c = 0; c < PD_COMPONENT_COUNT && !s; c++) {
         GHashTableIter hi;
         gpointer k, v;
@@ -491,7 +478,21 @@ pd_status pd_convert(const char *src, const pd_convert_options *o, const char *d
             it->src = t;
             it->rows = pd_weight_rows(&t->w);
             it->cols = pd_weight_cols(&t->w);
-            it->pal = is_palettizable(c, name, &t->w);
+            it->pal = pd_convert_palettizable(c, name, &t->w);
+            it->bits = o->bits;
+            unet_pal += it->pal && c == PD_COMPONENT_UNET;
+            const pd_recipe_layer *rl = it->pal && o->recipe ? pd_recipe_find(o->recipe, it->name) : NULL;
+            int rb = rl && rl->numel == pd_weight_numel(&t->w) ? rl->bits : 0; /* else: another model's */
+            if (rb && rb != 16 && !pd_palf_bits_ok(rb)) {
+                s = pd_fail(err, PD_E_ARG, "mixed-bit recipe: %d bits for '%s'; use 2, 3, 4, 6, 8 or 16", rb,
+                            it->name);
+                break;
+            }
+            if (rb) {
+                it->pal = rb != 16;
+                it->bits = rb;
+                recipe_found++;
+            }
             if (it->pal) {
                 int64_t G = o->granularity == PD_GRANULARITY_GROUP && o->group_size < it->rows ? o->group_size
                                                                                                : it->rows;
@@ -506,20 +507,23 @@ pd_status pd_convert(const char *src, const pd_convert_options *o, const char *d
             }
         }
     }
+    if (!s && o->recipe && (recipe_found != o->recipe->n_layers || unet_pal != recipe_found))
+        s = pd_fail(err, PD_E_ARG, "%s: the mixed-bit recipe has widths for %d UNet weights; this model has %d, "
+                    "%d of them alike: the recipe was made for another model", src, o->recipe->n_layers, unet_pal,
+                    recipe_found);
     qsort(items, n, sizeof *items, item_cmp);
 
     /* data layout: every F16 tensor (palettes and plain weights) first, so that
      * each is 2-byte aligned; then the U8 indices */
     uint64_t off = 0;
-    int64_t K = (int64_t)1 << o->bits;
     for (size_t i = 0; i < n; i++) {
         items[i].off_pal = off;
-        off += (uint64_t)(items[i].pal ? items[i].groups * K : items[i].rows * items[i].cols) * 2;
+        off += (uint64_t)(items[i].pal ? items[i].groups << items[i].bits : items[i].rows * items[i].cols) * 2;
     }
     for (size_t i = 0; i < n; i++)
         if (items[i].pal) {
             items[i].off_idx = off;
-            off += (uint64_t)(items[i].rows * pd_pal_row_bytes(items[i].cols, o->bits));
+            off += (uint64_t)(items[i].rows * pd_pal_row_bytes(items[i].cols, items[i].bits));
         }
     uint64_t data_bytes = off;
 
@@ -572,7 +576,7 @@ pd_status pd_convert(const char *src, const pd_convert_options *o, const char *d
             char name[PD_KEY_MAX + 32];
             if (pass == 0 && it->pal) {
                 snprintf(name, sizeof name, "%s" PD_PALF_SUFFIX_PALETTE, it->name);
-                s = pd_stw_add(w, name, PD_ST_F16, 2, (int64_t[]){it->groups, K}, err);
+                s = pd_stw_add(w, name, PD_ST_F16, 2, (int64_t[]){it->groups, (int64_t)1 << it->bits}, err);
             } else if (pass == 0) {
                 int64_t shape[4];
                 for (int d = 0; d < it->src->w.ndim; d++)
@@ -581,7 +585,7 @@ pd_status pd_convert(const char *src, const pd_convert_options *o, const char *d
             } else if (it->pal) {
                 snprintf(name, sizeof name, "%s" PD_PALF_SUFFIX_INDICES, it->name);
                 s = pd_stw_add(w, name, PD_ST_U8, 2,
-                               (int64_t[]){it->rows, pd_pal_row_bytes(it->cols, o->bits)}, err);
+                               (int64_t[]){it->rows, pd_pal_row_bytes(it->cols, it->bits)}, err);
             }
         }
     if (!s)

@@ -30,12 +30,15 @@
 #include <stdint.h>
 
 #include "convert/kmeans.h"
+#include "kernels/weight.h"
 #include "paldiff.h"
 
 /* Weights with fewer elements stay float16 (coremltools' default). */
 #define PD_CONVERT_MIN_ELEMENTS 2048
 
 typedef enum { PD_GRANULARITY_TENSOR, PD_GRANULARITY_GROUP } pd_granularity;
+
+struct pd_recipe;
 
 typedef struct pd_convert_options {
     int bits;                    /* 8, 6, 4, 3 or 2                                  */
@@ -45,6 +48,9 @@ typedef struct pd_convert_options {
      * divide them (else PD_E_ARG naming the tensor). */
     int64_t group_size;
     pd_pal_mode mode;            /* PD_PAL_KMEANS or PD_PAL_UNIFORM                  */
+    /* A mixed-bit recipe (recipe.h) made for this source, or NULL: the
+     * weights it names take its widths (16: kept float16), the others `bits`. */
+    const struct pd_recipe *recipe;
     /* How to open the source (tokenizer, config folder, prediction type for a
      * single file); NULL: pd_model_open's defaults. What it yields is embedded. */
     const pd_model_options *model;
@@ -58,6 +64,15 @@ typedef struct pd_convert_progress {
     uint64_t hashed, hash_total;     /* source bytes hashed (SHA-256), of all    */
     const char *phase;               /* "converting", "writing" (static)         */
 } pd_convert_progress;
+
+/* The palette options' check (granularity, group size, mode): PD_E_ARG
+ * naming the first out of range. */
+pd_status pd_convert_check_palettes(pd_granularity granularity, int64_t group_size, pd_pal_mode mode, pd_error *err);
+
+/* Whether the converter palettizes this weight of `component` (internal
+ * name): a conv/linear weight (2 or 4 dimensions, named *.weight, not the
+ * text encoder's embeddings) of at least PD_CONVERT_MIN_ELEMENTS elements. */
+int pd_convert_palettizable(int component, const char *name, const pd_weight *w);
 
 /* Called one call at a time, from any of the pool's threads (the caller's
  * included): keep it short. */

@@ -35,7 +35,8 @@ void pd_eval_options_init(pd_eval_options *o)
 {
     *o = (pd_eval_options){.width = 256, .height = 256, .steps = 10, .guidance = 7.5f, .timestep = 999.0f,
                            .n_prompts = G_N_ELEMENTS(default_prompts), .prompts = default_prompts,
-                           .n_seeds = G_N_ELEMENTS(default_seeds), .seeds = default_seeds};
+                           .n_seeds = G_N_ELEMENTS(default_seeds), .seeds = default_seeds,
+                           .components = (1u << PD_EVAL_COUNT) - 1};
 }
 
 const char *pd_eval_component_name(int c)
@@ -107,6 +108,8 @@ struct pd_eval_ref {
     int W, H, h, w, steps, rows;      /* rows: the UNet call's batch (1 or 2)     */
     float guidance, timestep;
     int n_prompts, n_seeds, cases;    /* case i: prompt i / n_seeds, seed i % n_seeds */
+    unsigned measured, needed;        /* components: compared; run by the reference */
+    int keep_resident;
     char **prompts;
     uint64_t *seeds;
     signature sig;                    /* what a test model must share with it    */
@@ -269,7 +272,7 @@ static pd_status run_component(runner *x, int c, pd_error *err)
     g_clear_pointer(&x->context, g_free);
     g_clear_pointer(&x->scratch, g_free);
     static const int model_component[PD_EVAL_COUNT] = {PD_COMPONENT_TEXT, PD_COMPONENT_UNET, PD_COMPONENT_VAE, -1};
-    if (model_component[c] >= 0)
+    if (model_component[c] >= 0 && !r->keep_resident)
         pd_model_release_component(x->m, model_component[c]);
     return s;
 }
@@ -277,9 +280,11 @@ static pd_status run_component(runner *x, int c, pd_error *err)
 static pd_status run_all(runner *x, pd_error *err)
 {
     static const int order[] = {PD_EVAL_TEXT, PD_EVAL_UNET, PD_EVAL_IMAGE, PD_EVAL_VAE};
+    unsigned run = x->storing ? x->r->needed : x->r->measured;
     pd_status s = PD_OK;
     for (size_t k = 0; !s && k < G_N_ELEMENTS(order); k++)
-        s = run_component(x, order[k], err);
+        if (run & (1u << order[k]))
+            s = run_component(x, order[k], err);
     return s;
 }
 
@@ -303,6 +308,9 @@ static pd_status check_options(const pd_eval_options *o, pd_error *err)
     for (int i = 0; i < o->n_prompts; i++)
         if (!o->prompts[i])
             return pd_fail(err, PD_E_ARG, "prompt %d is NULL", i + 1);
+    if (!o->components || o->components >> PD_EVAL_COUNT)
+        return pd_fail(err, PD_E_ARG, "components 0x%x: set bits 0 .. %d (PD_EVAL_*)", o->components,
+                       PD_EVAL_COUNT - 1);
     return PD_OK;
 }
 
@@ -325,6 +333,12 @@ pd_status pd_eval_reference(const pd_model *m, const pd_eval_options *o, pd_eval
     r->steps = o->steps, r->guidance = o->guidance, r->timestep = o->timestep;
     r->rows = o->guidance > 1 ? 2 : 1; /* the pipeline's batch */
     r->n_prompts = o->n_prompts, r->n_seeds = o->n_seeds, r->cases = o->n_prompts * o->n_seeds;
+    r->measured = r->needed = o->components;
+    r->keep_resident = o->keep_resident;
+    if (r->needed & (1u << PD_EVAL_UNET))
+        r->needed |= 1u << PD_EVAL_TEXT;
+    if (r->needed & (1u << PD_EVAL_VAE))
+        r->needed |= 1u << PD_EVAL_IMAGE;
     r->prompts = g_new0(char *, o->n_prompts + 1);
     for (int i = 0; i < o->n_prompts; i++)
         r->prompts[i] = g_strdup(o->prompts[i]);
@@ -337,7 +351,7 @@ pd_status pd_eval_reference(const pd_model *m, const pd_eval_options *o, pd_eval
     r->units[PD_EVAL_VAE] = r->cases, r->unit[PD_EVAL_VAE] = px;
     r->units[PD_EVAL_IMAGE] = r->cases, r->unit[PD_EVAL_IMAGE] = px;
     for (int c = 0; !s && c < PD_EVAL_COUNT; c++)
-        if (!(r->out[c] = alloc_floats(r->unit[c] * r->units[c], "reference outputs", err)))
+        if ((r->needed & (1u << c)) && !(r->out[c] = alloc_floats(r->unit[c] * r->units[c], "reference outputs", err)))
             s = PD_E_NOMEM;
     if (!s && !(r->final_latents = alloc_floats(lat * r->cases, "latents", err)))
         s = PD_E_NOMEM;

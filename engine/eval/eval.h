@@ -57,6 +57,14 @@ typedef struct pd_eval_options {
     const char *const *prompts;   /* borrowed until pd_eval_reference returns         */
     int n_seeds;                  /* n_prompts · n_seeds <= PD_EVAL_MAX_CASES         */
     const uint64_t *seeds;
+    /* Bit c set: measure component c (default: all). The reference also runs
+     * what the measured ones need: the text encoder for the UNet, the images
+     * (their final latents) for the VAE. */
+    unsigned components;
+    /* 1: keep the weights' pages after each stage (a tool comparing many
+     * altered versions of one model); default 0, each component's pages go
+     * when its stage ends, so peak memory stays a txt2img's. */
+    int keep_resident;
     pd_eval_progress_fn progress; /* may be NULL                                      */
     void *progress_user;
 } pd_eval_options;
@@ -67,7 +75,7 @@ void pd_eval_options_init(pd_eval_options *o);
 typedef struct pd_eval_ref pd_eval_ref;
 
 typedef struct pd_eval_result {
-    pd_psnr psnr[PD_EVAL_COUNT];  /* over every element of every case                */
+    pd_psnr psnr[PD_EVAL_COUNT];  /* over every element of every case (zero: not measured) */
     double seconds;               /* the test model's share of the work              */
 } pd_eval_result;
 

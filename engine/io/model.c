@@ -584,6 +584,23 @@ pd_status pd_model_weight(const pd_model *m, int component, const char *name, in
     return PD_OK;
 }
 
+pd_status pd_model_swap_weight(pd_model *m, int component, const char *name, pd_weight *w, pd_error *err)
+{
+    pd_model_tensor *t = (pd_model_tensor *)find(m, component, name);
+    if (!t)
+        return pd_fail(err, PD_E_ARG, "%s: %s tensor '%s' is missing", m->path, pd_component_label(component), name);
+    int same = t->w.ndim == w->ndim;
+    for (int d = 0; same && d < w->ndim; d++)
+        same = t->w.shape[d] == w->shape[d];
+    if (!same)
+        return pd_fail(err, PD_E_ARG, "%s: %s tensor '%s': the replacement has another shape", m->path,
+                       pd_component_label(component), name);
+    pd_weight old = t->w;
+    t->w = *w;
+    *w = old;
+    return PD_OK;
+}
+
 void pd_model_release(const pd_model *m, const pd_weight *const *w, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

@@ -8,7 +8,8 @@
  *                         "text_model.encoder.layers.0.mlp.fc1.weight", 2, shape, &w, &err))
  *         return err.status;   // "…: tensor '…' is missing" / "has shape [..], expected [..]"
  *
- * Everything here is owned by the pd_model and immutable after pd_model_open.
+ * Everything here is owned by the pd_model and immutable after pd_model_open,
+ * except through pd_model_swap_weight (measuring tools only).
  */
 #ifndef PD_MODEL_H
 #define PD_MODEL_H
@@ -57,6 +58,15 @@ struct pd_model {
  * [512,512]). shape[i] < 0 matches any size. */
 pd_status pd_model_weight(const struct pd_model *m, int component, const char *name,
                           int ndim, const int64_t *shape, pd_weight *out, pd_error *err);
+
+/* Exchanges the model's descriptor of `name` with *w (same shape, else
+ * PD_E_ARG): code loading the component afterwards (pd_unet_load) reads *w's
+ * weight; a second call with the same *w puts the original back. For tools
+ * that measure one altered layer at a time without writing a file (the
+ * mixed-bit recipe search); the caller keeps w's data alive while it is in
+ * the model and must not call this while the model runs. */
+pd_status pd_model_swap_weight(struct pd_model *m, int component, const char *name, pd_weight *w,
+                               pd_error *err);
 
 /* Lets the OS drop the resident pages of weights the caller is done with for
  * now (a block whose turn has passed): they fault back in from the file when
