@@ -1,8 +1,10 @@
 /* test_kmeans.c — convert/kmeans.h: pd_kmeans1d against brute force (every
  * contiguous split, and every set partition for tiny n) and against the plain
- * O(k n^2) dynamic program; pd_palettize's palettes (exact when the values
- * fit, nearest-entry assignment, uniform ends, determinism) and its hostile
- * inputs; a timing print for a full-size tensor. */
+ * O(k n^2) dynamic program, including the inputs its penalty search finds
+ * hardest (spliced answers, ties, k near n, odd error curves); pd_palettize's
+ * palettes (exact when the values fit, nearest-entry assignment, uniform
+ * ends, determinism) and its hostile inputs; a timing print for a full-size
+ * tensor. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +270,122 @@ static void test_optimality(void)
     printf("kmeans: 20 medium inputs (n <= 300) against the O(k n^2) program, worst relative "
            "difference %.3g\n", worst_mid);
     free(ref);
+}
+
+/* The cases the penalty search finds hardest (kmeans.c): error curves E_k
+ * with straight stretches, where no penalty gives exactly k clusters and
+ * the answer is spliced from the solutions on either side; many equally
+ * good clusterings; k just below n; curves far from the power law the
+ * search guesses with. Each against the plain program, and the result must
+ * not depend on anything but the input. */
+static void test_search_cases(void)
+{
+    enum { NMAX = 240 };
+    double x[NMAX], w[NMAX], c[NMAX], c2[NMAX], ref[NMAX + 1];
+    int cases = 0;
+    double worst = 0;
+    pd_error err = {0};
+
+    /* m far-apart pairs (gap 1, weight 1): between m and 2m clusters every
+     * split pair saves the same 0.5, so E_k = (2m − k)/2 is a straight line
+     * and every k strictly inside is spliced. Likewise triples, whose
+     * curve has two straight stretches. */
+    for (int size = 2; size <= 3; size++)
+        for (int m = 1; m <= 40; m++) {
+            int n = size * m;
+            for (int g = 0; g < m; g++)
+                for (int t = 0; t < size; t++)
+                    x[g * size + t] = 1000.0 * g + t, w[g * size + t] = 1;
+            for (int k = 2; k < n; k++) {
+                double sse;
+                CHECK(pd_kmeans1d(x, w, n, k, c, &sse, &err) == PD_OK);
+                /* a pair costs 0.5 whole; a triple 2, split 0.5, in three 0 */
+                double want = k < m ? -1
+                              : size == 2 ? 0.5 * (2 * m - k)
+                              : k >= 2 * m ? 0.5 * (3 * m - k) : 2.0 * m - 1.5 * (k - m);
+                if (want >= 0) {
+                    CHECK_MSG(fabs(sse - want) <= 1e-12 * 2 * m, "groups of %d, m %d k %d: %.17g, want %.17g",
+                              size, m, k, sse, want);
+                    cases++;
+                }
+                int strict = 1; /* k clusters, none empty */
+                for (int j = 1; j < k; j++)
+                    strict &= c[j] > c[j - 1];
+                CHECK_MSG(strict, "groups of %d, m %d k %d: centers not strictly ascending", size, m, k);
+            }
+            if (n <= 60 || m % 8 == 0) {
+                plain_dp(x, w, n, n - 1, ref);
+                for (int k = 2; k < n; k++) {
+                    double sse;
+                    CHECK(pd_kmeans1d(x, w, n, k, c, &sse, &err) == PD_OK);
+                    double d = fabs(sse - ref[k]) / ref[1];
+                    worst = d > worst ? d : worst;
+                    CHECK_MSG(d <= 1e-12, "groups of %d, m %d k %d: %.17g vs %.17g", size, m, k, sse, ref[k]);
+                    cases++;
+                }
+            }
+        }
+
+    /* Equal spacing and equal weights: E_k has straight stretches wherever
+     * k does not divide n, and ties everywhere. Also with an offset that
+     * makes the sums cancel. */
+    for (int off = 0; off < 2; off++)
+        for (int n = 3; n <= 64; n++) {
+            for (int t = 0; t < n; t++)
+                x[t] = (off ? 1e6 : 0) + t, w[t] = 1;
+            plain_dp(x, w, n, n - 1, ref);
+            for (int k = 2; k < n; k++) {
+                double sse;
+                CHECK(pd_kmeans1d(x, w, n, k, c, &sse, &err) == PD_OK);
+                double d = fabs(sse - ref[k]) / ref[1];
+                worst = d > worst ? d : worst;
+                CHECK_MSG(d <= 1e-12, "equal spacing%s n %d k %d: %.17g vs %.17g", off ? " (offset)" : "",
+                          n, k, sse, ref[k]);
+                /* the same input, the same centers, bit for bit */
+                CHECK(pd_kmeans1d(x, w, n, k, c2, NULL, &err) == PD_OK);
+                CHECK_MSG(!memcmp(c, c2, sizeof(double) * (size_t)k), "equal spacing n %d k %d: not deterministic",
+                          n, k);
+                cases++;
+            }
+        }
+
+    /* Curves unlike the k^-2 the search guesses with: geometric spacing
+     * (E_k falls by a constant factor), and weights over twelve orders of
+     * magnitude on near-equal and on geometric spacing; k from 2 to n − 1. */
+    for (int kind = 0; kind < 3; kind++) {
+        int n = kind == 0 ? 200 : 120;
+        for (int t = 0; t < n; t++) {
+            x[t] = kind == 0 ? pow(1.2, t) : kind == 1 ? t + 0.1 * unif() : pow(1.05, t) - 30;
+            w[t] = kind == 0 ? 1 : pow(10, 12 * unif() - 6);
+        }
+        plain_dp(x, w, n, n - 1, ref);
+        for (int k = 2; k < n; k++) {
+            double sse;
+            CHECK(pd_kmeans1d(x, w, n, k, c, &sse, &err) == PD_OK);
+            double d = fabs(sse - ref[k]) / ref[1];
+            worst = d > worst ? d : worst;
+            CHECK_MSG(d <= 1e-12, "spread kind %d n %d k %d: %.17g vs %.17g", kind, n, k, sse, ref[k]);
+            cases++;
+        }
+    }
+
+    /* k just below n, random inputs of every kind. */
+    for (int kind = 0; kind < 5; kind++)
+        for (int rep = 0; rep < 3; rep++) {
+            int n = 10 + (int)(rnd() % 200);
+            make_input(kind, n, x, w);
+            plain_dp(x, w, n, n - 1, ref);
+            for (int k = n - 4 > 2 ? n - 4 : 2; k < n; k++) {
+                double sse;
+                CHECK(pd_kmeans1d(x, w, n, k, c, &sse, &err) == PD_OK);
+                double d = fabs(sse - ref[k]) / ref[1];
+                worst = d > worst ? d : worst;
+                CHECK_MSG(d <= 1e-12, "kind %d n %d k %d (near n): %.17g vs %.17g", kind, n, k, sse, ref[k]);
+                cases++;
+            }
+        }
+    printf("kmeans: %d hard cases for the penalty search, worst relative difference %.3g\n", cases,
+           worst);
 }
 
 static void test_kmeans_hostile(void)
@@ -541,6 +659,7 @@ int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_optimality();
+    test_search_cases();
     test_kmeans_hostile();
     test_palettize();
     test_palettize_hostile();

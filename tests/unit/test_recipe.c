@@ -208,6 +208,16 @@ static void test_model(const char *path, const char *label)
             if (targets[i] == 2 || targets[i] == 16)
                 CHECK_MSG(x->layers[l].bits == targets[i], "%s: %s at %d bits for a target of %g", label,
                           x->layers[l].name, x->layers[l].bits, targets[i]);
+        if (targets[i] == 16) { /* every UNet weight kept float16 in the file */
+            pd_convert_options co;
+            pd_convert_options_init(&co);
+            co.recipe = x;
+            char *dst = g_build_filename(tmpdir, "f16.safetensors", NULL);
+            CHECK_MSG(pd_convert(path, &co, dst, NULL, NULL, &err) == PD_OK, "%s: %s", label, err.message);
+            check_file(x, dst, label);
+            g_unlink(dst);
+            g_free(dst);
+        }
         if (targets[i] == 4)
             r = x;
         else
