@@ -269,6 +269,78 @@ static void choose(pd_recipe *r)
     g_free(w);
 }
 
+/* ---- the float16 UNet the analysis runs on ----------------------------------- */
+
+/* A float32 (or bfloat16) UNet weight copied to float16 and swapped into
+ * the model for the search: palettes are made from float16 values anyway,
+ * each UNet call then reads half the bytes, and the file's pages can go. */
+typedef struct f16_copy {
+    const char *name;             /* the model's key                          */
+    pd_weight w;                  /* the copy; while swapped in: the original */
+    uint16_t *data;
+} f16_copy;
+
+typedef struct f16_batch {
+    const pd_model *m;
+    f16_copy *c;
+} f16_batch;
+
+/* Copies weight t, then lets its file pages go: the float32 UNet and its
+ * copy are never resident together. */
+static void f16_task(void *ctx, int64_t t, int thread)
+{
+    (void)thread;
+    f16_batch *b = ctx;
+    f16_copy *c = &b->c[t];
+    const pd_weight *src = &c->w;
+    float *row = g_new(float, pd_weight_cols(src));
+    pd_weight_rows_f16(src, 0, pd_weight_rows(src), c->data, row);
+    g_free(row);
+    pd_model_release(b->m, &src, 1);
+    c->w.dtype = PD_F16, c->w.data = c->data;
+}
+
+/* Puts the originals back and frees the copies. */
+static void f16_unet_undo(pd_model *m, f16_copy *c, int64_t n)
+{
+    for (int64_t t = 0; t < n; t++) {
+        pd_error e;
+        pd_model_swap_weight(m, PD_COMPONENT_UNET, c[t].name, &c[t].w, &e);
+        g_free(c[t].data);
+    }
+    g_free(c);
+}
+
+static pd_status f16_unet(pd_model *m, f16_copy **out, int64_t *n_out, pd_error *err)
+{
+    GHashTable *h = m->weights[PD_COMPONENT_UNET];
+    f16_copy *c = g_new0(f16_copy, g_hash_table_size(h) + 1);
+    int64_t n = 0;
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, h);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const pd_weight *w = &((const pd_model_tensor *)v)->w;
+        if (w->dtype != PD_F32 && w->dtype != PD_BF16)
+            continue;
+        c[n] = (f16_copy){.name = k, .w = *w, .data = g_try_malloc((size_t)pd_weight_numel(w) * 2)};
+        if (!c[n++].data) {
+            for (int64_t t = 0; t < n; t++)
+                g_free(c[t].data);
+            g_free(c);
+            return pd_fail(err, PD_E_NOMEM, "out of memory for a float16 copy of the UNet (%s)", m->path);
+        }
+    }
+    f16_batch b = {m, c};
+    pd_parallel_for(n, f16_task, &b);
+    for (int64_t t = 0; t < n; t++) {
+        pd_error e;
+        pd_model_swap_weight(m, PD_COMPONENT_UNET, c[t].name, &c[t].w, &e); /* same shape: cannot fail */
+    }
+    *out = c, *n_out = n;
+    return PD_OK;
+}
+
 /* ---- the search ------------------------------------------------------------- */
 
 static pd_status check_options(const pd_recipe_options *o, pd_error *err)
@@ -419,7 +491,11 @@ pd_status pd_recipe_search(pd_model *m, const pd_recipe_options *o, pd_recipe **
     eo.keep_resident = 1;
     pd_eval_ref *ref = NULL;
     pd_psnr yardstick = {0};
-    s = pd_eval_reference(m, &eo, &ref, err);
+    f16_copy *copies = NULL;
+    int64_t n_copies = 0;
+    s = f16_unet(m, &copies, &n_copies, err);
+    if (!s)
+        s = pd_eval_reference(m, &eo, &ref, err);
     pd_model_release_component(m, PD_COMPONENT_TEXT); /* its outputs are in ref */
     if (!s)
         s = measure_layers(m, ref, o, r, &yardstick, err);
@@ -444,6 +520,8 @@ pd_status pd_recipe_search(pd_model *m, const pd_recipe_options *o, pd_recipe **
         r->measured_db = pd_psnr_db(&got);
     }
     pd_eval_ref_free(ref);
+    if (copies)
+        f16_unet_undo(m, copies, n_copies);
     pd_model_release_component(m, PD_COMPONENT_UNET);
     r->seconds = (double)(g_get_monotonic_time() - t0) / 1e6;
     if (s) {

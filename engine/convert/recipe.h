@@ -17,12 +17,12 @@
  *    (eval.h, PD_EVAL_UNET; the conditional row) at a small size. Each
  *    palettizable UNet weight is palettized alone, in memory, at 2, 3, 4, 6
  *    and 8 bits (pd_model_swap_weight; no file is written), and the call's
- *    squared error against the float model's is taken — Apple measures every
- *    width (5 calls per weight: every_width). By default we measure 4 bits
- *    only and scale to the other widths by the weight's own squared error
- *    (exact, from its palettes): for errors this small the UNet's response
- *    is linear in them, and the 5× fewer calls bring SD 1.5's analysis from
- *    about a quarter of an hour to minutes. Per weight, the scaled errors
+ *    squared error against the unaltered model's is taken — Apple measures
+ *    every width (5 calls per weight: every_width). By default we measure 4
+ *    bits only and scale to the other widths by the weight's own squared
+ *    error (exact, from its palettes): for errors this small the UNet's
+ *    response is linear in them, and 5× fewer calls is most of the time
+ *    saved. Per weight, the scaled errors
  *    differ from measured ones by a few dB either way (docs/fidelity.md);
  *    the check in step 3 measures the result.
  * 2. Choice. Apple then palettizes the weights cumulatively in order of
@@ -46,10 +46,16 @@
  * weights (palettes and the other components not counted). The analysis
  * uses the granularity and mode the conversion will use.
  *
- * Memory: the model's UNet stays resident during the search (the calls
- * repeat), plus its weights palettized at 4 bits (every_width: at every
- * width, about 1.4 times the float16 UNet's size), plus the whole recipe's
- * palettized UNet for the check (about n·b/8 bytes).
+ * The analysis runs on a float16 copy of the UNet swapped into the model
+ * (float32 and bfloat16 weights; palettes are made from float16 values
+ * anyway, so the recipe is the same): each call reads half the bytes, and
+ * the file's pages go as each weight is copied. SD 1.5 here: 2.2 minutes,
+ * peak RSS 2.2 GB (docs/fidelity.md).
+ *
+ * Memory: that copy, resident during the search (the calls repeat), plus
+ * the UNet palettized at 4 bits (every_width: at every width, about 1.4
+ * times the copy's size), plus the whole recipe's palettized UNet for the
+ * check (about n·b/8 bytes).
  * Ownership: a pd_recipe is the caller's (pd_recipe_free); it holds no
  * pointer into the model. Not thread-safe: the search alters the model's
  * descriptors while it runs (and restores them), so nothing else may use
@@ -101,8 +107,9 @@ typedef struct pd_recipe {
     pd_recipe_layer *layers;           /* in name order                                   */
     int64_t numel;                     /* elements of all of them                         */
     double target_bits, average_bits;
-    /* PSNR (dB) of the one-step UNet output: the recipe's by the additive
-     * model and measured, uniform palettization's by the model. */
+    /* PSNR (dB) of the one-step UNet output against the float16 UNet's:
+     * the recipe's by the additive model and measured, uniform
+     * palettization's by the model. */
     double predicted_db, measured_db, uniform_db[PD_RECIPE_WIDTHS];
     int64_t unet_calls;
     double seconds;

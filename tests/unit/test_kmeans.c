@@ -278,10 +278,30 @@ static void test_optimality(void)
  * good clusterings; k just below n; curves far from the power law the
  * search guesses with. Each against the plain program, and the result must
  * not depend on anything but the input. */
+enum { SEARCH_NMAX = 240 };
+
+/* pd_kmeans1d at k = klo .. n − 1 against the plain program, to 1e-12 of
+ * E_1; raises *worst, returns the cases checked. */
+static int against_plain(const double *x, const double *w, int n, int klo, const char *what, double *worst)
+{
+    double c[SEARCH_NMAX], ref[SEARCH_NMAX + 1];
+    pd_error err = {0};
+    plain_dp(x, w, n, n - 1, ref);
+    int cases = 0;
+    for (int k = klo; k < n; k++, cases++) {
+        double sse;
+        CHECK(pd_kmeans1d(x, w, n, k, c, &sse, &err) == PD_OK);
+        double d = fabs(sse - ref[k]) / ref[1];
+        *worst = d > *worst ? d : *worst;
+        CHECK_MSG(d <= 1e-12, "%s n %d k %d: %.17g vs %.17g", what, n, k, sse, ref[k]);
+    }
+    return cases;
+}
+
 static void test_search_cases(void)
 {
-    enum { NMAX = 240 };
-    double x[NMAX], w[NMAX], c[NMAX], c2[NMAX], ref[NMAX + 1];
+    enum { NMAX = SEARCH_NMAX };
+    double x[NMAX], w[NMAX], c[NMAX], c2[NMAX];
     int cases = 0;
     double worst = 0;
     pd_error err = {0};
@@ -314,15 +334,9 @@ static void test_search_cases(void)
                 CHECK_MSG(strict, "groups of %d, m %d k %d: centers not strictly ascending", size, m, k);
             }
             if (n <= 60 || m % 8 == 0) {
-                plain_dp(x, w, n, n - 1, ref);
-                for (int k = 2; k < n; k++) {
-                    double sse;
-                    CHECK(pd_kmeans1d(x, w, n, k, c, &sse, &err) == PD_OK);
-                    double d = fabs(sse - ref[k]) / ref[1];
-                    worst = d > worst ? d : worst;
-                    CHECK_MSG(d <= 1e-12, "groups of %d, m %d k %d: %.17g vs %.17g", size, m, k, sse, ref[k]);
-                    cases++;
-                }
+                char what[32];
+                snprintf(what, sizeof what, "groups of %d, m %d", size, m);
+                cases += against_plain(x, w, n, 2, what, &worst);
             }
         }
 
@@ -333,19 +347,12 @@ static void test_search_cases(void)
         for (int n = 3; n <= 64; n++) {
             for (int t = 0; t < n; t++)
                 x[t] = (off ? 1e6 : 0) + t, w[t] = 1;
-            plain_dp(x, w, n, n - 1, ref);
-            for (int k = 2; k < n; k++) {
-                double sse;
-                CHECK(pd_kmeans1d(x, w, n, k, c, &sse, &err) == PD_OK);
-                double d = fabs(sse - ref[k]) / ref[1];
-                worst = d > worst ? d : worst;
-                CHECK_MSG(d <= 1e-12, "equal spacing%s n %d k %d: %.17g vs %.17g", off ? " (offset)" : "",
-                          n, k, sse, ref[k]);
-                /* the same input, the same centers, bit for bit */
+            cases += against_plain(x, w, n, 2, off ? "equal spacing (offset)" : "equal spacing", &worst);
+            for (int k = 2; k < n; k++) { /* the same input, the same centers, bit for bit */
+                CHECK(pd_kmeans1d(x, w, n, k, c, NULL, &err) == PD_OK);
                 CHECK(pd_kmeans1d(x, w, n, k, c2, NULL, &err) == PD_OK);
                 CHECK_MSG(!memcmp(c, c2, sizeof(double) * (size_t)k), "equal spacing n %d k %d: not deterministic",
                           n, k);
-                cases++;
             }
         }
 
@@ -358,15 +365,9 @@ static void test_search_cases(void)
             x[t] = kind == 0 ? pow(1.2, t) : kind == 1 ? t + 0.1 * unif() : pow(1.05, t) - 30;
             w[t] = kind == 0 ? 1 : pow(10, 12 * unif() - 6);
         }
-        plain_dp(x, w, n, n - 1, ref);
-        for (int k = 2; k < n; k++) {
-            double sse;
-            CHECK(pd_kmeans1d(x, w, n, k, c, &sse, &err) == PD_OK);
-            double d = fabs(sse - ref[k]) / ref[1];
-            worst = d > worst ? d : worst;
-            CHECK_MSG(d <= 1e-12, "spread kind %d n %d k %d: %.17g vs %.17g", kind, n, k, sse, ref[k]);
-            cases++;
-        }
+        char what[32];
+        snprintf(what, sizeof what, "spread kind %d", kind);
+        cases += against_plain(x, w, n, 2, what, &worst);
     }
 
     /* k just below n, random inputs of every kind. */
@@ -374,15 +375,9 @@ static void test_search_cases(void)
         for (int rep = 0; rep < 3; rep++) {
             int n = 10 + (int)(rnd() % 200);
             make_input(kind, n, x, w);
-            plain_dp(x, w, n, n - 1, ref);
-            for (int k = n - 4 > 2 ? n - 4 : 2; k < n; k++) {
-                double sse;
-                CHECK(pd_kmeans1d(x, w, n, k, c, &sse, &err) == PD_OK);
-                double d = fabs(sse - ref[k]) / ref[1];
-                worst = d > worst ? d : worst;
-                CHECK_MSG(d <= 1e-12, "kind %d n %d k %d (near n): %.17g vs %.17g", kind, n, k, sse, ref[k]);
-                cases++;
-            }
+            char what[32];
+            snprintf(what, sizeof what, "kind %d (k near n)", kind);
+            cases += against_plain(x, w, n, n - 4 > 2 ? n - 4 : 2, what, &worst);
         }
     printf("kmeans: %d hard cases for the penalty search, worst relative difference %.3g\n", cases,
            worst);
