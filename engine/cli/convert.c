@@ -120,7 +120,7 @@ int cmd_convert(int argc, char **argv)
          "bits per index: 8, 6, 4, 3 or 2 (default 6; with --recipe, the text encoder's and VAE's, default "
          "the allowed width nearest the recipe's, rounding up)", "N"},
         {"recipe", 0, 0, G_OPTION_ARG_STRING, &recipe_spec,
-         "mixed:B — a width per UNet weight from a sensitivity analysis of this model, B bits on average "
+         "mixed:B: a width per UNet weight from a sensitivity analysis of this model, B bits on average "
          "(2 to 16; Apple's mixed-bit palettization)", "mixed:B"},
         {"recipe-size", 0, 0, G_OPTION_ARG_INT, &recipe_size,
          "the analysis image's side in pixels (default 128)", "PX"},
