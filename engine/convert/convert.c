@@ -426,6 +426,11 @@ pd_status pd_convert_check_palettes(pd_granularity granularity, int64_t group_si
     return PD_OK;
 }
 
+int64_t pd_convert_group_rows(pd_granularity granularity, int64_t group_size, int64_t rows)
+{
+    return granularity == PD_GRANULARITY_GROUP && group_size < rows ? group_size : rows;
+}
+
 static pd_status check_options(const pd_convert_options *o, pd_error *err)
 {
     if (!pd_palf_bits_ok(o->bits))
@@ -494,8 +499,7 @@ pd_status pd_convert(const char *src, const pd_convert_options *o, const char *d
                 recipe_found++;
             }
             if (it->pal) {
-                int64_t G = o->granularity == PD_GRANULARITY_GROUP && o->group_size < it->rows ? o->group_size
-                                                                                               : it->rows;
+                int64_t G = pd_convert_group_rows(o->granularity, o->group_size, it->rows);
                 if (it->rows % G) {
                     s = pd_fail(err, PD_E_ARG, "%s: tensor '%s' has %lld output channels, which groups of %lld "
                                 "do not divide; choose a group size dividing it", src, it->name,

@@ -69,6 +69,11 @@ typedef struct pd_convert_progress {
  * naming the first out of range. */
 pd_status pd_convert_check_palettes(pd_granularity granularity, int64_t group_size, pd_pal_mode mode, pd_error *err);
 
+/* Rows (output channels) sharing one palette in a weight of `rows` rows:
+ * group_size per group, or the whole weight (per tensor, or fewer rows
+ * than a group). */
+int64_t pd_convert_group_rows(pd_granularity granularity, int64_t group_size, int64_t rows);
+
 /* Whether the converter palettizes this weight of `component` (internal
  * name): a conv/linear weight (2 or 4 dimensions, named *.weight, not the
  * text encoder's embeddings) of at least PD_CONVERT_MIN_ELEMENTS elements. */

@@ -106,7 +106,7 @@ static void pal_task(void *ctx, int64_t t, int thread)
     pal_batch *b = ctx;
     pal_weight *p = &b->p[b->order[t]];
     int64_t rows = pd_weight_rows(p->src), cols = pd_weight_cols(p->src);
-    int64_t G = b->o->granularity == PD_GRANULARITY_GROUP && b->o->group_size < rows ? b->o->group_size : rows;
+    int64_t G = pd_convert_group_rows(b->o->granularity, b->o->group_size, rows);
     p->w = *p->src;
     p->w.dtype = PD_PAL, p->w.bits = p->bits, p->w.group_size = G;
     p->palette = g_try_malloc((size_t)((rows / G) << p->bits) * 2);
